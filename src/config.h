@@ -1,0 +1,50 @@
+/*
+ * The configuration object.  Clients hold their own copy (ki_config_copy),
+ * so the session layer may read every field without locks.
+ */
+#ifndef KINFER_CONFIG_H
+#define KINFER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <kinfer/kinfer.h>
+
+enum ki_protocol { KI_PROTO_V1 = 1, KI_PROTO_V2 = 2, KI_PROTO_UNSUPPORTED = 0 };
+
+struct kinfer_config {
+  char *protocol;            /* as given; default "v1" */
+  int retries;               /* default 3 */
+  bool http2;                /* default false */
+  double timeout;            /* overall deadline, seconds; <0: none */
+  double connect_timeout;    /* seconds; <0: none */
+  double read_timeout;
+  double write_timeout;
+  double pool_timeout;
+  bool timeout_is_tuple;     /* set_timeouts was the last call: no overall */
+  char *cert_file, *key_file, *key_password;
+  bool verify;               /* default true */
+  char *ca_file, *ca_path;
+  void *ssl_ctx;             /* borrowed SSL_CTX * */
+  char *auth_header;         /* full Authorization value, or NULL */
+  bool verbose;
+  kinfer_log_fn log_fn;      /* NULL: stderr */
+  void *log_ud;
+  kinfer_transport transport;
+  void *transport_ud;
+  bool has_transport;
+  char *unix_socket;
+  size_t max_response_bytes; /* default 256 MiB */
+  size_t max_header_bytes;   /* default 64 KiB */
+  unsigned max_connections;  /* HTTP/1.1 per origin, default 8 */
+  unsigned max_concurrent_streams; /* HTTP/2 per connection, default 1000 */
+  double backoff_base;       /* seconds, default 0.05 */
+  double backoff_cap;        /* seconds, default 2 */
+};
+
+/* Deep copy; NULL on ENOMEM. */
+kinfer_config *ki_config_copy(const kinfer_config *src);
+/* KI_PROTO_V1, KI_PROTO_V2 or KI_PROTO_UNSUPPORTED. */
+enum ki_protocol ki_config_protocol(const kinfer_config *cfg);
+
+#endif

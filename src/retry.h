@@ -1,0 +1,64 @@
+/*
+ * Retry policy: which failed attempts may be sent again, and how long to wait
+ * before the next one.  Pure functions, no I/O and no clock, so the policy is
+ * tested on its own (tests/unit/check_retry.c); the session engine applies it.
+ */
+#ifndef KINFER_RETRY_H
+#define KINFER_RETRY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* How an attempt failed, as far as the transport can prove it. */
+typedef enum ki_fail_class {
+  KI_FAIL_CONNECT,    /* no connection was established (refused, unreachable,
+                         name lookup, connect timeout): request not sent     */
+  KI_FAIL_NOT_SENT,   /* the connection died before any byte of the request
+                         was written                                         */
+  KI_FAIL_REFUSED,    /* RST_STREAM(REFUSED_STREAM), or a GOAWAY whose last
+                         stream id is below the request's stream             */
+  KI_FAIL_STALE_IDLE, /* a reused idle HTTP/1.1 connection was closed by the
+                         server as we wrote; nothing of a response was read  */
+  KI_FAIL_LOST,       /* the connection was lost after the request was
+                         written, before the response headers arrived        */
+  KI_FAIL_FATAL       /* anything else: framing, limits, TLS, timeouts, loss
+                         after response headers: never retried               */
+} ki_fail_class;
+
+/* True when an attempt that failed with |cls| may be sent again.  Only the
+ * classes that prove the server did not process the request qualify, plus
+ * the lost/stale cases for requests marked idempotent. */
+bool ki_retry_allowed(ki_fail_class cls, bool idempotent);
+
+/* The backoff before retry number |retry| (1 for the first retry):
+ * d = min(cap, base * 2^(retry-1)), then a jittered value uniform in
+ * [d/2, d] drawn from |rnd| (any 64-bit random value).  Nanoseconds;
+ * never negative, never above cap (nor above base when base > cap). */
+int64_t ki_retry_backoff_ns(int64_t base_ns, int64_t cap_ns, int retry,
+                            uint64_t rnd);
+
+typedef enum ki_retry_verdict {
+  KI_RETRY_NO,        /* complete with the attempt's error                   */
+  KI_RETRY_BUDGET,    /* retriable, but every retry has been used            */
+  KI_RETRY_DEADLINE,  /* retriable, but the wait would pass the deadline     */
+  KI_RETRY_AFTER      /* wait *delay_ns, then send again                     */
+} ki_retry_verdict;
+
+typedef struct ki_retry_policy {
+  int max_retries;    /* extra attempts after the first (cfg->retries)       */
+  int64_t base_ns;    /* cfg->backoff_base                                   */
+  int64_t cap_ns;     /* cfg->backoff_cap                                    */
+} ki_retry_policy;
+
+/* Decides what follows a failed attempt.  |retries_used| counts retries
+ * already made; |deadline_ns| is absolute (0 = none) and |now_ns| the
+ * current time on the same clock.  On KI_RETRY_AFTER fills *delay_ns. */
+ki_retry_verdict ki_retry_decide(const ki_retry_policy *pol, ki_fail_class cls,
+                                 bool idempotent, int retries_used,
+                                 int64_t now_ns, int64_t deadline_ns,
+                                 uint64_t rnd, int64_t *delay_ns);
+
+/* A small, fast PRNG (splitmix64) for jitter; not for secrets. */
+uint64_t ki_retry_rand(uint64_t *state);
+
+#endif

@@ -1,0 +1,24 @@
+/* Starting and stopping kinfer-server (and other peers) for tests. */
+#ifndef KINFER_TEST_HARNESS_H
+#define KINFER_TEST_HARNESS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+typedef struct test_server {
+  pid_t pid;
+  int port;
+  char dir[64];  /* temporary directory for the port file */
+  char url[96];  /* http://127.0.0.1:PORT (https:// with TLS) */
+} test_server;
+
+/* Starts $KINFER_SERVER --listen 127.0.0.1:0 --port-file ... plus |args|
+ * (NULL-terminated, may be NULL) and waits until it listens.  Returns 0, or
+ * -1 with a message on stderr. */
+int test_server_start(test_server *s, const char *const *args);
+
+/* SIGTERM, then waits.  Returns the server's exit status (0 = clean exit,
+ * which under sanitizers also means no leak report). */
+int test_server_stop(test_server *s);
+
+#endif

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: installs what is needed, then builds and runs
+# every test twice: a normal build with warnings as errors, and an
+# AddressSanitizer + UndefinedBehaviorSanitizer build.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+jobs=$(nproc)
+
+"$top/tools/scripts/deps.sh" --test
+
+run_suite() { # name, extra cmake args...
+  local name=$1; shift
+  local build="$top/build-test-$name"
+  echo "=== $name build ==="
+  cmake -S "$top" -B "$build" -DKINFER_WERROR=ON "$@" >/dev/null
+  cmake --build "$build" -j"$jobs"
+  echo "=== $name tests ==="
+  (cd "$build" && ctest --output-on-failure -j"$jobs")
+}
+
+run_suite release -DCMAKE_BUILD_TYPE=RelWithDebInfo
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  run_suite asan -DCMAKE_BUILD_TYPE=Debug -DKINFER_SANITIZE=address,undefined
+echo "=== all suites passed ==="
