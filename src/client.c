@@ -4,6 +4,7 @@
  * caller's transport), and turns the answer into a response or an error.
  */
 #include <math.h>
+#include <pthread.h>
 #include <semaphore.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -18,10 +19,22 @@
 #include "protocol/protocol.h"
 #include "session/session.h"
 
+typedef struct async_call async_call;
+
 struct kinfer_client {
   kinfer_config *cfg; /* private copy */
   ki_engine *engine;  /* NULL when the config has a custom transport */
   _Atomic uint64_t requests, successes, failures;
+
+  /* Asynchronous calls finish on a completion thread, started on first use,
+   * so callbacks never run on the I/O thread. */
+  pthread_rwlock_t submit_lock; /* submitters read, close writes         */
+  bool closing;                 /* under submit_lock                     */
+  pthread_mutex_t mu;           /* guards the fields below               */
+  pthread_cond_t cv;
+  async_call *head, *tail;      /* finished exchanges to deliver         */
+  bool completer_started, completer_stop;
+  pthread_t completer;
 };
 
 /* Everything one call needs; lives on the caller's stack. */
@@ -71,20 +84,35 @@ kinfer_client *kinfer_client_new(const kinfer_config *cfg, kinfer_error *err) {
     return NULL;
   }
   c->cfg = own;
+  pthread_rwlock_init(&c->submit_lock, NULL);
+  pthread_mutex_init(&c->mu, NULL);
+  pthread_cond_init(&c->cv, NULL);
   if (!own->has_transport) {
     c->engine = ki_engine_new(own, err);
     if (!c->engine) {
-      kinfer_config_free(own);
-      free(c);
+      kinfer_client_close(c);
       return NULL;
     }
   }
   return c;
 }
 
+static void completer_stop(kinfer_client *c);
+
 void kinfer_client_close(kinfer_client *c) {
   if (!c) return;
+  /* No asynchronous submit is in progress once we hold the write lock, and
+   * none starts after it: callbacks that submit get KINFER_ECANCELLED. */
+  pthread_rwlock_wrlock(&c->submit_lock);
+  c->closing = true;
+  pthread_rwlock_unlock(&c->submit_lock);
+  /* The engine completes whatever is in flight with KINFER_ECANCELLED; the
+   * completion thread then delivers every one of them before it stops. */
   ki_engine_free(c->engine);
+  completer_stop(c);
+  pthread_cond_destroy(&c->cv);
+  pthread_mutex_destroy(&c->mu);
+  pthread_rwlock_destroy(&c->submit_lock);
   kinfer_config_free(c->cfg);
   free(c);
 }
@@ -268,7 +296,10 @@ static void on_xfer_done(ki_xfer *x) {
   sem_post(&k->done);
 }
 
-static int perform_engine(call *k) {
+static int harvest(call *k);
+
+/* Fills the exchange from the prepared call. */
+static void xfer_fill(call *k, void (*done)(ki_xfer *)) {
   ki_xfer *x = &k->xfer;
   x->method = k->method;
   x->https = k->url.https;
@@ -283,8 +314,13 @@ static int perform_engine(call *k) {
   x->body_len = k->body_len;
   x->deadline_ns = k->deadline_ns;
   x->idempotent = strcmp(k->method, "GET") == 0;
-  x->done = on_xfer_done;
+  x->done = done;
   x->user = k;
+}
+
+static int perform_engine(call *k) {
+  ki_xfer *x = &k->xfer;
+  xfer_fill(k, on_xfer_done);
   if (sem_init(&k->done, 0, 0) != 0) return KINFER_ENOMEM;
   int rc = ki_engine_submit(k->client->engine, x);
   if (rc) {
@@ -296,6 +332,12 @@ static int perform_engine(call *k) {
     /* EINTR: a signal arrived; keep waiting for the engine. */
   }
   sem_destroy(&k->done);
+  return harvest(k);
+}
+
+/* Moves the engine's result out of the exchange into the call. */
+static int harvest(call *k) {
+  ki_xfer *x = &k->xfer;
   k->result = x->result;
   k->status = x->status;
   k->attempts = x->attempts;
@@ -415,15 +457,20 @@ static int perform_transport(call *k) {
   return rc;
 }
 
-/* Runs the exchange and leaves the answer in k.  Returns KINFER_OK when an
- * HTTP answer (any status) arrived. */
-static int call_perform(call *k, kinfer_error *err) {
-  int rc = k->client->engine ? perform_engine(k) : perform_transport(k);
+/* Fills |err| from the outcome |rc| of a performed exchange. */
+static int call_outcome(const call *k, int rc, kinfer_error *err) {
   if (err) err->attempts = k->attempts;
   if (rc)
     return ki_error_set(err, rc, "%s %s: %s", k->method, k->full_url,
                         k->message[0] ? k->message : kinfer_strerror(rc));
   return KINFER_OK;
+}
+
+/* Runs the exchange and leaves the answer in k.  Returns KINFER_OK when an
+ * HTTP answer (any status) arrived. */
+static int call_perform(call *k, kinfer_error *err) {
+  int rc = k->client->engine ? perform_engine(k) : perform_transport(k);
+  return call_outcome(k, rc, err);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -492,6 +539,7 @@ static int http_error(call *k, kinfer_error *err) {
 static bool is_2xx(int status) { return status >= 200 && status <= 299; }
 
 static int counted(kinfer_client *c, int rc);
+static const char *unsupported(kinfer_client *c, kinfer_error *err);
 
 /* ------------------------------------------------------------------------ */
 /* Inference and explanation                                                  */
@@ -505,6 +553,25 @@ static int copy_response_headers(const kinfer_headers *from,
                            kinfer_headers_value(from, i)))
       return KINFER_ENOMEM;
   return KINFER_OK;
+}
+
+/* Turns a POST's HTTP answer into a response: status check, response
+ * headers, decoding.  Consumes k->body. */
+static int finish_post(call *k, enum ki_decode_mode mode,
+                       kinfer_headers *response_headers, kinfer_response **out,
+                       kinfer_error *err) {
+  if (!is_2xx(k->status)) return http_error(k, err);
+  if (response_headers && copy_response_headers(k->resp_headers, response_headers))
+    return ki_error_set(err, KINFER_ENOMEM, "out of memory");
+  const char *ihcl =
+      mode == KI_DECODE_V1
+          ? NULL
+          : kinfer_headers_get(k->resp_headers, "inference-header-content-length");
+  char *body = k->body;
+  k->body = NULL; /* the decoder owns it from here, whatever happens */
+  int rc = ki_decode_response(mode, body, k->len, ihcl, out, err);
+  if (!rc) ki_response_set_status(*out, k->status);
+  return rc;
 }
 
 /* POSTs |data| to |rel| (NULL: the base URL) and decodes the answer. */
@@ -525,20 +592,7 @@ static int post_and_decode(kinfer_client *c, const char *base_url,
   }
   rc = call_prepare(&k, c, "POST", base_url, rel, headers, &enc, timeout, err);
   if (!rc) rc = call_perform(&k, err);
-  if (!rc && !is_2xx(k.status)) rc = http_error(&k, err);
-  if (!rc && response_headers &&
-      copy_response_headers(k.resp_headers, response_headers))
-    rc = ki_error_set(err, KINFER_ENOMEM, "out of memory");
-  if (!rc) {
-    const char *ihcl = mode == KI_DECODE_V1
-                           ? NULL
-                           : kinfer_headers_get(k.resp_headers,
-                                                "inference-header-content-length");
-    char *body = k.body;
-    k.body = NULL; /* the decoder owns it from here, whatever happens */
-    rc = ki_decode_response(mode, body, k.len, ihcl, out, err);
-    if (!rc) ki_response_set_status(*out, k.status);
-  }
+  if (!rc) rc = finish_post(&k, mode, response_headers, out, err);
   call_cleanup(&k);
   ki_encoded_free(&enc);
   return counted(c, rc);
@@ -548,6 +602,40 @@ static const char *unsupported(kinfer_client *c, kinfer_error *err) {
   ki_error_set(err, KINFER_EUNSUPPORTED, "Unsupported protocol %s.",
                c->cfg->protocol);
   return NULL;
+}
+
+/* Where an infer call goes and how its bodies are written and read.
+ * Validates the arguments in KServe's order (model name, then protocol). */
+typedef struct route {
+  ki_buf rel;                  /* relative path; empty data: the base URL */
+  bool graph;
+  enum ki_protocol enc_proto;
+  enum ki_decode_mode mode;
+} route;
+
+static int infer_route(kinfer_client *c, const char *model_name,
+                       bool is_graph_endpoint, route *rt, kinfer_error *err) {
+  memset(rt, 0, sizeof *rt);
+  if (!is_graph_endpoint && !model_name)
+    return ki_error_set(err, KINFER_EINVAL, "model_name should not be 'None'");
+  enum ki_protocol proto = ki_config_protocol(c->cfg);
+  if (is_graph_endpoint) {
+    rt->graph = true;
+    rt->enc_proto = proto == KI_PROTO_V1 ? KI_PROTO_V1 : KI_PROTO_V2;
+    rt->mode = KI_DECODE_AUTO;
+    return KINFER_OK;
+  }
+  if (proto == KI_PROTO_UNSUPPORTED) {
+    unsupported(c, err);
+    return KINFER_EUNSUPPORTED;
+  }
+  rt->enc_proto = proto;
+  rt->mode = proto == KI_PROTO_V1 ? KI_DECODE_V1 : KI_DECODE_V2;
+  int rc = proto == KI_PROTO_V1
+               ? endpoint_path(&rt->rel, "v1/models/", model_name, ":predict")
+               : endpoint_path(&rt->rel, "v2/models/", model_name, "/infer");
+  if (rc) return ki_error_set(err, KINFER_ENOMEM, "out of memory");
+  return KINFER_OK;
 }
 
 int kinfer_infer(kinfer_client *c, const char *base_url,
@@ -560,28 +648,13 @@ int kinfer_infer(kinfer_client *c, const char *base_url,
   if (!c || !base_url || !data || !out)
     return ki_error_set(err, KINFER_EINVAL,
                         "client, base_url, data and out must not be NULL");
-  if (!is_graph_endpoint && !model_name)
-    return ki_error_set(err, KINFER_EINVAL, "model_name should not be 'None'");
-  enum ki_protocol proto = ki_config_protocol(c->cfg);
-  if (is_graph_endpoint) {
-    return post_and_decode(c, base_url, NULL, data,
-                           proto == KI_PROTO_V1 ? KI_PROTO_V1 : KI_PROTO_V2,
-                           KI_DECODE_AUTO, headers, response_headers, timeout,
-                           out, err);
-  }
-  if (proto == KI_PROTO_UNSUPPORTED) {
-    unsupported(c, err);
-    return KINFER_EUNSUPPORTED;
-  }
-  ki_buf rel = {0};
-  int rc = proto == KI_PROTO_V1
-               ? endpoint_path(&rel, "v1/models/", model_name, ":predict")
-               : endpoint_path(&rel, "v2/models/", model_name, "/infer");
-  if (rc) return ki_error_set(err, KINFER_ENOMEM, "out of memory");
-  rc = post_and_decode(c, base_url, rel.data, data, proto,
-                       proto == KI_PROTO_V1 ? KI_DECODE_V1 : KI_DECODE_V2,
-                       headers, response_headers, timeout, out, err);
-  ki_buf_free(&rel);
+  route rt;
+  int rc = infer_route(c, model_name, is_graph_endpoint, &rt, err);
+  if (!rc)
+    rc = post_and_decode(c, base_url, rt.graph ? NULL : rt.rel.data, data,
+                         rt.enc_proto, rt.mode, headers, response_headers,
+                         timeout, out, err);
+  ki_buf_free(&rt.rel);
   return rc;
 }
 
@@ -784,4 +857,278 @@ int kinfer_is_model_ready(kinfer_client *c, const char *base_url,
                    "ready", headers, timeout, ready, err);
   ki_buf_free(&rel);
   return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Asynchronous calls and completion queues                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef struct cq_node {
+  kinfer_completion c;
+  struct cq_node *next;
+} cq_node;
+
+struct kinfer_cq {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  cq_node *head, *tail;
+  unsigned wakeups;
+};
+
+/* One asynchronous call: the prepared call plus its encoded body, which it
+ * owns, and where the result goes. */
+struct async_call {
+  call k;
+  ki_encoded enc;
+  enum ki_decode_mode mode;
+  kinfer_callback cb;
+  void *user_data;
+  kinfer_cq *cq;
+  cq_node *node; /* allocated up front: a completion is never lost to ENOMEM */
+  async_call *next;
+};
+
+static void cq_push(kinfer_cq *q, cq_node *n) {
+  n->next = NULL;
+  pthread_mutex_lock(&q->mu);
+  if (q->tail)
+    q->tail->next = n;
+  else
+    q->head = n;
+  q->tail = n;
+  pthread_cond_signal(&q->cv);
+  pthread_mutex_unlock(&q->mu);
+}
+
+/* Finishes one call on the completion thread and delivers it. */
+static void async_deliver(async_call *a) {
+  kinfer_client *c = a->k.client;
+  kinfer_error err;
+  ki_error_clear(&err);
+  kinfer_response *resp = NULL;
+  int rc = c->engine ? harvest(&a->k) : perform_transport(&a->k);
+  rc = call_outcome(&a->k, rc, &err);
+  if (!rc) rc = finish_post(&a->k, a->mode, NULL, &resp, &err);
+  counted(c, rc);
+  if (a->cb) {
+    a->cb(a->user_data, rc, resp, &err);
+  } else {
+    a->node->c.status = rc;
+    a->node->c.resp = resp;
+    a->node->c.err = err;
+    cq_push(a->cq, a->node);
+    a->node = NULL;
+  }
+  call_cleanup(&a->k);
+  ki_encoded_free(&a->enc);
+  free(a->node);
+  free(a);
+}
+
+static void *completer_main(void *arg) {
+  kinfer_client *c = arg;
+  pthread_mutex_lock(&c->mu);
+  for (;;) {
+    while (!c->head && !c->completer_stop) pthread_cond_wait(&c->cv, &c->mu);
+    if (!c->head) break; /* stopping, and nothing left to deliver */
+    async_call *batch = c->head;
+    c->head = c->tail = NULL;
+    pthread_mutex_unlock(&c->mu);
+    while (batch) {
+      async_call *next = batch->next;
+      async_deliver(batch);
+      batch = next;
+    }
+    pthread_mutex_lock(&c->mu);
+  }
+  pthread_mutex_unlock(&c->mu);
+  return NULL;
+}
+
+static void completer_enqueue(kinfer_client *c, async_call *a) {
+  a->next = NULL;
+  pthread_mutex_lock(&c->mu);
+  if (c->tail)
+    c->tail->next = a;
+  else
+    c->head = a;
+  c->tail = a;
+  pthread_cond_signal(&c->cv);
+  pthread_mutex_unlock(&c->mu);
+}
+
+/* Runs on the I/O thread: hand the finished exchange over, nothing more. */
+static void on_async_xfer_done(ki_xfer *x) {
+  call *k = x->user;
+  completer_enqueue(k->client, (async_call *)k);
+}
+
+static int completer_start(kinfer_client *c) {
+  int rc = KINFER_OK;
+  pthread_mutex_lock(&c->mu);
+  if (!c->completer_started) {
+    if (pthread_create(&c->completer, NULL, completer_main, c) == 0)
+      c->completer_started = true;
+    else
+      rc = KINFER_ENOMEM;
+  }
+  pthread_mutex_unlock(&c->mu);
+  return rc;
+}
+
+static void completer_stop(kinfer_client *c) {
+  pthread_mutex_lock(&c->mu);
+  bool started = c->completer_started;
+  c->completer_stop = true;
+  pthread_cond_signal(&c->cv);
+  pthread_mutex_unlock(&c->mu);
+  if (started) pthread_join(c->completer, NULL);
+}
+
+static int async_submit(kinfer_client *c, const char *base_url,
+                        const kinfer_request *data, const char *model_name,
+                        const kinfer_headers *headers, bool is_graph_endpoint,
+                        double timeout, kinfer_callback cb, void *user_data,
+                        kinfer_cq *q, uintptr_t tag, kinfer_error *err) {
+  route rt;
+  int rc = infer_route(c, model_name, is_graph_endpoint, &rt, err);
+  if (rc) return rc;
+  async_call *a = calloc(1, sizeof *a);
+  if (!a || (q && !(a->node = calloc(1, sizeof *a->node)))) {
+    free(a);
+    ki_buf_free(&rt.rel);
+    return ki_error_set(err, KINFER_ENOMEM, "out of memory");
+  }
+  a->mode = rt.mode;
+  a->cb = cb;
+  a->user_data = user_data;
+  a->cq = q;
+  if (a->node) a->node->c.tag = tag;
+  rc = ki_encode_request(data, rt.enc_proto, &a->enc, err);
+  /* The request may be freed when we return: own what it does not borrow. */
+  if (!rc && ki_encoded_detach(&a->enc, data))
+    rc = ki_error_set(err, KINFER_ENOMEM, "out of memory");
+  if (!rc)
+    rc = call_prepare(&a->k, c, "POST", base_url, rt.graph ? NULL : rt.rel.data,
+                      headers, &a->enc, timeout, err);
+  ki_buf_free(&rt.rel);
+  if (!rc) rc = completer_start(c);
+  if (!rc) {
+    pthread_rwlock_rdlock(&c->submit_lock);
+    if (c->closing) {
+      rc = ki_error_set(err, KINFER_ECANCELLED, "the client is closing");
+    } else if (c->engine) {
+      xfer_fill(&a->k, on_async_xfer_done);
+      rc = ki_engine_submit(c->engine, &a->k.xfer);
+      if (rc) ki_error_set(err, rc, "%s", kinfer_strerror(rc));
+    } else {
+      completer_enqueue(c, a); /* the transport runs on the completion thread */
+    }
+    pthread_rwlock_unlock(&c->submit_lock);
+  }
+  if (rc) {
+    call_cleanup(&a->k);
+    ki_encoded_free(&a->enc);
+    free(a->node);
+    free(a);
+  }
+  return rc;
+}
+
+int kinfer_infer_async(kinfer_client *c, const char *base_url,
+                       const kinfer_request *data, const char *model_name,
+                       const kinfer_headers *headers, bool is_graph_endpoint,
+                       double timeout, kinfer_callback cb, void *user_data) {
+  if (!c || !base_url || !data || !cb) return KINFER_EINVAL;
+  return async_submit(c, base_url, data, model_name, headers,
+                      is_graph_endpoint, timeout, cb, user_data, NULL, 0, NULL);
+}
+
+int kinfer_infer_cq(kinfer_client *c, const char *base_url,
+                    const kinfer_request *data, const char *model_name,
+                    const kinfer_headers *headers, bool is_graph_endpoint,
+                    double timeout, kinfer_cq *q, uintptr_t tag) {
+  if (!c || !base_url || !data || !q) return KINFER_EINVAL;
+  return async_submit(c, base_url, data, model_name, headers,
+                      is_graph_endpoint, timeout, NULL, NULL, q, tag, NULL);
+}
+
+kinfer_cq *kinfer_cq_new(void) {
+  kinfer_cq *q = calloc(1, sizeof *q);
+  if (!q) return NULL;
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_mutex_init(&q->mu, NULL);
+  pthread_cond_init(&q->cv, &ca);
+  pthread_condattr_destroy(&ca);
+  return q;
+}
+
+void kinfer_cq_free(kinfer_cq *q) {
+  if (!q) return;
+  for (cq_node *n = q->head, *next; n; n = next) {
+    next = n->next;
+    kinfer_response_free(n->c.resp);
+    free(n);
+  }
+  pthread_cond_destroy(&q->cv);
+  pthread_mutex_destroy(&q->mu);
+  free(q);
+}
+
+int kinfer_cq_next(kinfer_cq *q, kinfer_completion *out, size_t max,
+                   double timeout) {
+  if (!q || !out || max == 0 || max > INT32_MAX) return KINFER_EINVAL;
+  if (!(timeout >= 0 || timeout == KINFER_TIMEOUT_NONE) || isnan(timeout))
+    return KINFER_EINVAL;
+  struct timespec until;
+  if (timeout > 0) {
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    double whole = floor(timeout > 1e9 ? 1e9 : timeout);
+    until.tv_sec += (time_t)whole;
+    until.tv_nsec += (long)((timeout - whole) * 1e9);
+    if (until.tv_nsec >= 1000000000L) {
+      until.tv_sec++;
+      until.tv_nsec -= 1000000000L;
+    }
+  }
+  pthread_mutex_lock(&q->mu);
+  while (!q->head && !q->wakeups && timeout != 0) {
+    if (timeout == KINFER_TIMEOUT_NONE) {
+      pthread_cond_wait(&q->cv, &q->mu);
+    } else if (pthread_cond_timedwait(&q->cv, &q->mu, &until) != 0) {
+      break; /* timed out */
+    }
+  }
+  size_t n = 0;
+  cq_node *taken = q->head;
+  cq_node *last = NULL;
+  for (cq_node *it = q->head; it && n < max; it = it->next) {
+    last = it;
+    n++;
+  }
+  if (n) {
+    q->head = last->next;
+    if (!q->head) q->tail = NULL;
+    last->next = NULL;
+  } else if (q->wakeups) {
+    q->wakeups--;
+  }
+  pthread_mutex_unlock(&q->mu);
+  for (size_t i = 0; i < n; i++) {
+    cq_node *next = taken->next;
+    out[i] = taken->c;
+    free(taken);
+    taken = next;
+  }
+  return (int)n;
+}
+
+void kinfer_cq_wakeup(kinfer_cq *q) {
+  if (!q) return;
+  pthread_mutex_lock(&q->mu);
+  q->wakeups++;
+  pthread_cond_signal(&q->cv);
+  pthread_mutex_unlock(&q->mu);
 }

@@ -545,6 +545,70 @@ KINFER_API int kinfer_is_model_ready(kinfer_client *c, const char *base_url,
                                      kinfer_error *err);
 
 /* ------------------------------------------------------------------------ */
+/* Asynchronous calls                                                         */
+/* ------------------------------------------------------------------------ */
+
+/* Called exactly once per accepted asynchronous call, on a library
+ * completion thread (never on the I/O thread, never on the caller's stack).
+ * |status| is KINFER_OK with |resp| set (the callback owns it and frees it
+ * with kinfer_response_free), or an error code with |resp| NULL and |err|
+ * describing it.  |err| lives only during the callback.  A slow callback
+ * delays other callbacks of the same client, not its network I/O. */
+typedef void (*kinfer_callback)(void *user_data, int status,
+                                kinfer_response *resp, const kinfer_error *err);
+
+/* kinfer_infer without waiting: the arguments mean the same, and are
+ * checked before it returns.  |data| may be freed as soon as this returns,
+ * unless it borrows input data (kinfer_input_borrow_data): that must stay
+ * valid until the callback runs.  |headers| is copied.
+ * Returns KINFER_OK (the callback will run exactly once) or an error as for
+ * kinfer_infer (KINFER_EINVAL, KINFER_EUNSUPPORTED, KINFER_EURL,
+ * KINFER_EINPUT, KINFER_ENOMEM, KINFER_ECANCELLED when the client is
+ * closing); then the callback never runs. */
+KINFER_API int kinfer_infer_async(kinfer_client *c, const char *base_url,
+                                  const kinfer_request *data,
+                                  const char *model_name,
+                                  const kinfer_headers *headers,
+                                  bool is_graph_endpoint, double timeout,
+                                  kinfer_callback cb, void *user_data);
+
+/* A completion queue: for callers that must not be called back (Go through
+ * cgo).  Calls submitted with kinfer_infer_cq push one completion each;
+ * any thread may wait for them with kinfer_cq_next. */
+typedef struct kinfer_cq kinfer_cq;
+
+typedef struct kinfer_completion {
+  uintptr_t tag;         /* as given to kinfer_infer_cq                      */
+  int status;            /* KINFER_OK or KINFER_E*                            */
+  kinfer_response *resp; /* owned by the receiver; NULL on error             */
+  kinfer_error err;      /* details when status is an error                  */
+} kinfer_completion;
+
+KINFER_API kinfer_cq *kinfer_cq_new(void);
+/* Frees the queue and any completions not taken (their responses too).
+ * No call may still be headed for it: close the clients that use it, or
+ * drain every call first. */
+KINFER_API void kinfer_cq_free(kinfer_cq *q);
+
+/* As kinfer_infer_async, but the completion is pushed to |q| with |tag|. */
+KINFER_API int kinfer_infer_cq(kinfer_client *c, const char *base_url,
+                               const kinfer_request *data,
+                               const char *model_name,
+                               const kinfer_headers *headers,
+                               bool is_graph_endpoint, double timeout,
+                               kinfer_cq *q, uintptr_t tag);
+
+/* Waits up to |timeout| seconds (0: do not wait; KINFER_TIMEOUT_NONE:
+ * forever) for at least one completion, then takes up to |max| of them
+ * into |out|.  Returns how many (0 on timeout or after kinfer_cq_wakeup),
+ * or KINFER_EINVAL. */
+KINFER_API int kinfer_cq_next(kinfer_cq *q, kinfer_completion *out, size_t max,
+                              double timeout);
+
+/* Makes one blocked (or the next) kinfer_cq_next return, from any thread. */
+KINFER_API void kinfer_cq_wakeup(kinfer_cq *q);
+
+/* ------------------------------------------------------------------------ */
 /* Observability                                                              */
 /* ------------------------------------------------------------------------ */
 

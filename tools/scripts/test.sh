@@ -8,18 +8,23 @@ jobs=$(nproc)
 
 "$top/tools/scripts/deps.sh" --test
 
-run_suite() { # name, extra cmake args...
-  local name=$1; shift
+run_suite() { # name, ctest selection ("" = all), extra cmake args...
+  local name=$1 select=$2; shift 2
   local build="$top/build-test-$name"
   echo "=== $name build ==="
   cmake -S "$top" -B "$build" -DKINFER_WERROR=ON "$@" >/dev/null
   cmake --build "$build" -j"$jobs"
   echo "=== $name tests ==="
-  (cd "$build" && ctest --output-on-failure -j"$jobs")
+  # shellcheck disable=SC2086
+  (cd "$build" && ctest --output-on-failure -j"$jobs" $select)
 }
 
-run_suite release -DCMAKE_BUILD_TYPE=RelWithDebInfo
+run_suite release "" -DCMAKE_BUILD_TYPE=RelWithDebInfo
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  run_suite asan -DCMAKE_BUILD_TYPE=Debug -DKINFER_SANITIZE=address,undefined
+  run_suite asan "" -DCMAKE_BUILD_TYPE=Debug -DKINFER_SANITIZE=address,undefined
+# ThreadSanitizer on the tests that share clients between threads.
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+  run_suite tsan "-R (it_basic|it_async|check_session)" \
+  -DCMAKE_BUILD_TYPE=Debug -DKINFER_SANITIZE=thread -DKINFER_BUILD_EXAMPLES=OFF
 echo "=== all suites passed ==="
