@@ -15,5 +15,14 @@ expected=$'OUTPUT0: 11 22 33 44\nOUTPUT1: -9 -18 -27 -36'
 if [ "$out" = "$expected" ]; then pass=$((pass + 1)); else
   echo "FAIL: example-sync printed: $out" >&2; fail=$((fail + 1)); fi
 
+expect() { # program, expected output
+  local out
+  if out=$("$KINFER_BUILD_DIR/$1" "$url") && [ "$out" = "$2" ]; then pass=$((pass + 1)); else
+    echo "FAIL: $1 printed: $out" >&2; fail=$((fail + 1)); fi
+}
+expect example-async "100 of 100 calls answered correctly"
+expect example-threads "400 of 400 calls answered correctly over 1 connection(s)"
+expect example-cq "64 of 64 calls answered correctly"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
