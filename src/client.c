@@ -261,12 +261,13 @@ static void call_cleanup(call *k) {
   free(k->body);
 }
 
-/* Parses the base URL, builds the target from |rel| (NULL: the base URL
- * itself), the headers and the deadline. */
-static int call_prepare(call *k, kinfer_client *c, const char *method,
-                        const char *base_url, const char *rel,
-                        const kinfer_headers *user, const ki_encoded *enc,
-                        double timeout, kinfer_error *err) {
+/* First half of preparing a call, everything that does not depend on the
+ * body: parses the base URL, builds the target from |rel| (NULL: the base
+ * URL itself) and the deadline.  Checked before the body is encoded, in the
+ * order KServe's client reports errors. */
+static int call_begin(call *k, kinfer_client *c, const char *method,
+                      const char *base_url, const char *rel, double timeout,
+                      kinfer_error *err) {
   memset(k, 0, sizeof *k);
   k->client = c;
   k->method = method;
@@ -274,11 +275,16 @@ static int call_prepare(call *k, kinfer_client *c, const char *method,
   if (rc) return rc;
   if (build_target(k, rel))
     return ki_error_set(err, KINFER_ENOMEM, "out of memory");
-  if ((rc = build_headers(k, user, enc, err))) return rc;
+  return resolve_deadline(c->cfg, timeout, &k->deadline_ns, err);
+}
+
+/* Second half: the headers and the body (|enc| NULL: no body). */
+static int call_set_body(call *k, const kinfer_headers *user,
+                         const ki_encoded *enc, kinfer_error *err) {
+  int rc = build_headers(k, user, enc, err);
+  if (rc) return rc;
   if (!k->authority && !(k->authority = ki_strdup(k->url.authority)))
     return ki_error_set(err, KINFER_ENOMEM, "out of memory");
-  if ((rc = resolve_deadline(c->cfg, timeout, &k->deadline_ns, err)))
-    return rc;
   if (enc) {
     k->iov = enc->iov;
     k->iovcnt = enc->iovcnt;
@@ -585,12 +591,9 @@ static int post_and_decode(kinfer_client *c, const char *base_url,
   ki_encoded enc;
   memset(&enc, 0, sizeof enc);
   call k;
-  int rc = ki_encode_request(data, enc_proto, &enc, err);
-  if (rc) {
-    ki_encoded_free(&enc);
-    return counted(c, rc);
-  }
-  rc = call_prepare(&k, c, "POST", base_url, rel, headers, &enc, timeout, err);
+  int rc = call_begin(&k, c, "POST", base_url, rel, timeout, err);
+  if (!rc) rc = ki_encode_request(data, enc_proto, &enc, err);
+  if (!rc) rc = call_set_body(&k, headers, &enc, err);
   if (!rc) rc = call_perform(&k, err);
   if (!rc) rc = finish_post(&k, mode, response_headers, out, err);
   call_cleanup(&k);
@@ -775,8 +778,8 @@ static int health_call(kinfer_client *c, const char *base_url, const char *rel,
                        const kinfer_headers *headers, double timeout,
                        bool *answer, kinfer_error *err) {
   call k;
-  int rc = call_prepare(&k, c, "GET", base_url, rel, headers, NULL, timeout,
-                        err);
+  int rc = call_begin(&k, c, "GET", base_url, rel, timeout, err);
+  if (!rc) rc = call_set_body(&k, headers, NULL, err);
   if (!rc) rc = call_perform(&k, err);
   if (!rc) {
     if (rule == HEALTH_ANY_2XX)
@@ -1004,14 +1007,14 @@ static int async_submit(kinfer_client *c, const char *base_url,
   a->user_data = user_data;
   a->cq = q;
   if (a->node) a->node->c.tag = tag;
-  rc = ki_encode_request(data, rt.enc_proto, &a->enc, err);
+  rc = call_begin(&a->k, c, "POST", base_url, rt.graph ? NULL : rt.rel.data,
+                  timeout, err);
+  ki_buf_free(&rt.rel);
+  if (!rc) rc = ki_encode_request(data, rt.enc_proto, &a->enc, err);
   /* The request may be freed when we return: own what it does not borrow. */
   if (!rc && ki_encoded_detach(&a->enc, data))
     rc = ki_error_set(err, KINFER_ENOMEM, "out of memory");
-  if (!rc)
-    rc = call_prepare(&a->k, c, "POST", base_url, rt.graph ? NULL : rt.rel.data,
-                      headers, &a->enc, timeout, err);
-  ki_buf_free(&rt.rel);
+  if (!rc) rc = call_set_body(&a->k, headers, &a->enc, err);
   if (!rc) rc = completer_start(c);
   if (!rc) {
     pthread_rwlock_rdlock(&c->submit_lock);
