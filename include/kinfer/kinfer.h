@@ -338,7 +338,8 @@ KINFER_API int kinfer_params_set_bool(kinfer_params *p, const char *key,
                                       bool v);
 KINFER_API int kinfer_params_set_double(kinfer_params *p, const char *key,
                                         double v);
-/* Getters return KINFER_EINVAL for a missing key or a value of another
+/* set_double refuses NaN and infinities (KINFER_EINVAL): JSON has neither.
+ * Getters return KINFER_EINVAL for a missing key or a value of another
  * type.  A string returned lives until the key is set again or the map is
  * freed. */
 KINFER_API int kinfer_params_get_string(const kinfer_params *p,
@@ -357,13 +358,19 @@ KINFER_API const char *kinfer_params_key(const kinfer_params *p, size_t i);
 typedef struct kinfer_tensor kinfer_tensor;
 
 KINFER_API const char *kinfer_tensor_name(const kinfer_tensor *t);
+/* The datatype (KINFER_BYTES for NULL). */
 KINFER_API kinfer_datatype kinfer_tensor_datatype(const kinfer_tensor *t);
 KINFER_API size_t kinfer_tensor_ndim(const kinfer_tensor *t);
 KINFER_API const int64_t *kinfer_tensor_shape(const kinfer_tensor *t);
 KINFER_API size_t kinfer_tensor_element_count(const kinfer_tensor *t);
 /* The elements: little-endian, row-major, typed as the datatype (BOOL: one
- * byte 0 or 1 per element).  NULL for BYTES and for an empty tensor. */
+ * byte 0 or 1 per element).  NULL for BYTES and for an empty tensor.
+ * Outputs received in binary form are views into the response body, not
+ * copies, and need not be aligned for their type: read them with memcpy
+ * (or through a pointer to an aligned copy) on platforms that care. */
 KINFER_API const void *kinfer_tensor_data(const kinfer_tensor *t);
+/* Bytes of data: element count x element size; for BYTES, the sum of the
+ * element lengths. */
 KINFER_API size_t kinfer_tensor_nbytes(const kinfer_tensor *t);
 /* The i-th element of a BYTES tensor.  Returns KINFER_OK, KINFER_EINVAL
  * (not BYTES, or i out of range). */
@@ -384,26 +391,35 @@ KINFER_API void kinfer_request_free(kinfer_request *r);
 
 /* The request "id" (sent only when set).  NULL clears it. */
 KINFER_API int kinfer_request_set_id(kinfer_request *r, const char *id);
-/* The request-level parameters map, owned by the request. */
+/* The request-level parameters map, owned by the request (NULL for a
+ * request made by kinfer_request_from_json: its JSON carries its own). */
 KINFER_API kinfer_params *kinfer_request_parameters(kinfer_request *r);
 
 /* Adds an input tensor; |name| and |shape| are copied.  Returns the input,
  * owned by the request, or NULL (NULL/empty name, unknown datatype, a
- * negative dimension, out of memory). */
+ * negative dimension, ndim above 32, a request made by
+ * kinfer_request_from_json, out of memory). */
 KINFER_API kinfer_input *kinfer_request_add_input(kinfer_request *r,
                                                   const char *name,
                                                   kinfer_datatype t,
                                                   const int64_t *shape,
                                                   size_t ndim);
-/* The tensor's elements, little-endian, row-major (BOOL: one byte each).
- * set_data copies; borrow_data does not: |data| must stay valid and
- * unchanged until the request is freed.  Whether nbytes matches the shape
- * is checked when the request is sent (KINFER_EINPUT). */
+/* The tensor's elements, little-endian, row-major (BOOL: one byte each; a
+ * BYTES input takes its serialized form, each element a 4-byte
+ * little-endian length then its bytes).  set_data copies; borrow_data does
+ * not: |data| must stay valid and unchanged until the request is freed (for
+ * an asynchronous call, until its completion).  Whether nbytes matches the
+ * shape is checked when the request is sent (KINFER_EINPUT).
+ * Returns KINFER_OK, KINFER_EINVAL (NULL input, NULL data with nbytes > 0,
+ * nbytes above PTRDIFF_MAX), KINFER_ENOMEM. */
 KINFER_API int kinfer_input_set_data(kinfer_input *in, const void *data,
                                      size_t nbytes);
 KINFER_API int kinfer_input_borrow_data(kinfer_input *in, const void *data,
                                         size_t nbytes);
-/* BYTES elements: |count| strings of lens[i] bytes each, copied. */
+/* BYTES elements: |count| strings of lens[i] bytes each, copied; with
+ * |lens| NULL each element is a NUL-terminated string.  Returns KINFER_OK,
+ * KINFER_EINVAL (not a BYTES input, a NULL element with a non-zero or
+ * unknown length, an element of 4 GiB or more), KINFER_ENOMEM. */
 KINFER_API int kinfer_input_set_bytes(kinfer_input *in,
                                       const char *const *elems,
                                       const size_t *lens, size_t count);

@@ -31,6 +31,7 @@ typedef struct ki_encoded {
                               Inference-Header-Content-Length: json.len     */
   const char *content_type;/* "application/json" or
                               "application/octet-stream"                    */
+  char *detached;          /* copies made by ki_encoded_detach              */
 } ki_encoded;
 
 /* Encodes |r| for |proto| (KI_PROTO_V1 or KI_PROTO_V2); a JSON-form request
@@ -42,6 +43,13 @@ int ki_encode_request(const kinfer_request *r, enum ki_protocol proto,
                       ki_encoded *out, kinfer_error *err);
 void ki_encoded_free(ki_encoded *e);
 
+/* Makes |e| independent of |r|'s own buffers: every segment pointing into
+ * memory the request owns (data copied in with kinfer_input_set_data /
+ * _set_bytes) is copied; segments borrowed from the caller
+ * (kinfer_input_borrow_data) are left as they are.  Afterwards |r| may be
+ * freed while |e| is in use.  Returns KINFER_OK or KINFER_ENOMEM. */
+int ki_encoded_detach(ki_encoded *e, const kinfer_request *r);
+
 /* How to read a response body. */
 enum ki_decode_mode {
   KI_DECODE_V1 = 1,   /* {"predictions": ...} and other V1 documents       */
@@ -52,8 +60,8 @@ enum ki_decode_mode {
 
 /* Decodes a response body.  Takes ownership of |body| (malloc'd, may be
  * NULL when len is 0) in every case: binary outputs are views into it.
- * |ihcl| is the Inference-Header-Content-Length header value or NULL.
- * |max_depth| bounds JSON nesting.
+ * |ihcl| is the Inference-Header-Content-Length header value or NULL (it
+ * is ignored in KI_DECODE_V1 mode).  JSON nesting is bounded (64 levels).
  * Returns KINFER_OK with *out set, KINFER_EBADRESPONSE (message says what
  * was wrong), KINFER_ENOMEM.  Never a partial response. */
 int ki_decode_response(enum ki_decode_mode mode, char *body, size_t len,
