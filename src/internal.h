@@ -24,7 +24,8 @@
  * Leaves http_status and attempts as they are. */
 int ki_error_set(kinfer_error *err, int code, const char *fmt, ...)
     KI_PRINTF(3, 4);
-int ki_error_vset(kinfer_error *err, int code, const char *fmt, va_list ap);
+int ki_error_vset(kinfer_error *err, int code, const char *fmt, va_list ap)
+    KI_PRINTF(3, 0);
 /* Resets |err| (may be NULL) to KINFER_OK with an empty message. */
 void ki_error_clear(kinfer_error *err);
 
