@@ -517,6 +517,9 @@ START_TEST(comma_locale) {
   const char *names[] = {"de_DE.UTF-8", "de_DE.utf8", "fr_FR.UTF-8", NULL};
   const char *got = NULL;
   for (int i = 0; names[i] && !got; i++) got = setlocale(LC_ALL, names[i]);
+  ck_assert_msg(got != NULL, "no comma-decimal locale installed: run "
+                             "tools/scripts/deps.sh --test");
+  ck_assert_str_eq(localeconv()->decimal_point, ",");
   char buf[KI_NUM_BUFSIZE];
   ki_num_fmt_f32(buf, 2.5f);
   ck_assert_str_eq(buf, "2.5");

@@ -5,19 +5,27 @@ set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config libnghttp2-dev libssl-dev libjson-c-dev
       check nghttp2-client curl openssl python3 clang libclang-rt-14-dev)
+test_deps=false
 if [ "${1:-}" = "--test" ]; then
-  pkgs+=(valgrind)
+  test_deps=true
+  pkgs+=(valgrind locales)
 fi
 
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
-
-echo "installing: ${missing[*]}" >&2
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The tests check that number text ignores a comma-decimal process locale.
+if $test_deps && ! locale -a 2>/dev/null | grep -qix 'de_DE.utf-\?8'; then
+  echo "generating locale de_DE.UTF-8" >&2
+  $SUDO localedef -i de_DE -f UTF-8 de_DE.UTF-8
+fi
