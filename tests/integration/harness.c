@@ -15,34 +15,23 @@ static void sleep_ms(int ms) {
   nanosleep(&ts, NULL);
 }
 
-int test_server_start(test_server *s, const char *const *args) {
-  memset(s, 0, sizeof *s);
-  const char *bin = getenv("KINFER_SERVER");
-  if (!bin) {
-    fprintf(stderr, "KINFER_SERVER is not set\n");
-    return -1;
-  }
-  snprintf(s->dir, sizeof s->dir, "/tmp/kinfer-it-XXXXXX");
-  if (!mkdtemp(s->dir)) {
-    perror("mkdtemp");
-    return -1;
-  }
+static int spawn_and_wait(test_server *s, const char *const *argv, bool tls,
+                          int wait_s) {
   char portfile[128];
   snprintf(portfile, sizeof portfile, "%s/port", s->dir);
-  const char *argv[64] = {bin, "--listen", "127.0.0.1:0", "--port-file", portfile};
-  int n = 5;
-  for (int i = 0; args && args[i] && n < 62; i++) argv[n++] = args[i];
-  argv[n] = NULL;
+  const char *full[64];
+  int n = 0;
+  for (; argv[n] && n < 60; n++) full[n] = argv[n];
+  full[n++] = "--port-file";
+  full[n++] = portfile;
+  full[n] = NULL;
   s->pid = fork();
   if (s->pid < 0) return -1;
   if (s->pid == 0) {
-    execv(bin, (char *const *)argv);
+    execvp(full[0], (char *const *)full);
     _exit(127);
   }
-  bool tls = false;
-  for (int i = 0; args && args[i]; i++)
-    if (strcmp(args[i], "--tls-cert") == 0) tls = true;
-  for (int waited = 0; waited < 15000; waited += 10) {
+  for (int waited = 0; waited < wait_s * 1000; waited += 10) {
     FILE *f = fopen(portfile, "r");
     if (f) {
       int ok = fscanf(f, "%d", &s->port) == 1;
@@ -55,15 +44,48 @@ int test_server_start(test_server *s, const char *const *args) {
     }
     int st;
     if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
-      fprintf(stderr, "kinfer-server exited early (status %d)\n", st);
+      fprintf(stderr, "%s exited early (status %d)\n", full[0], st);
       s->pid = 0;
       return -1;
     }
     sleep_ms(10);
   }
-  fprintf(stderr, "kinfer-server did not write its port file\n");
+  fprintf(stderr, "%s did not write its port file\n", full[0]);
   test_server_stop(s);
   return -1;
+}
+
+static int make_dir(test_server *s) {
+  memset(s, 0, sizeof *s);
+  snprintf(s->dir, sizeof s->dir, "/tmp/kinfer-it-XXXXXX");
+  if (!mkdtemp(s->dir)) {
+    perror("mkdtemp");
+    return -1;
+  }
+  return 0;
+}
+
+int test_server_start(test_server *s, const char *const *args) {
+  const char *bin = getenv("KINFER_SERVER");
+  if (!bin) {
+    fprintf(stderr, "KINFER_SERVER is not set\n");
+    return -1;
+  }
+  if (make_dir(s)) return -1;
+  const char *argv[64] = {bin, "--listen", "127.0.0.1:0"};
+  int n = 3;
+  bool tls = false;
+  for (int i = 0; args && args[i] && n < 60; i++) {
+    if (strcmp(args[i], "--tls-cert") == 0) tls = true;
+    argv[n++] = args[i];
+  }
+  argv[n] = NULL;
+  return spawn_and_wait(s, argv, tls, 15);
+}
+
+int test_peer_start(test_server *s, const char *const *argv, int wait_s) {
+  if (make_dir(s)) return -1;
+  return spawn_and_wait(s, argv, false, wait_s);
 }
 
 int test_server_stop(test_server *s) {

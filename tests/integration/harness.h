@@ -17,6 +17,12 @@ typedef struct test_server {
  * -1 with a message on stderr. */
 int test_server_start(test_server *s, const char *const *args);
 
+/* Starts any peer program that takes "--port-file FILE" (appended to
+ * |argv|, which is NULL-terminated, argv[0] the program) and writes its
+ * port there once it serves.  Waits up to |wait_s| seconds.  The URL is
+ * http://127.0.0.1:PORT.  Returns 0 or -1. */
+int test_peer_start(test_server *s, const char *const *argv, int wait_s);
+
 /* SIGTERM, then waits.  Returns the server's exit status (0 = clean exit,
  * which under sanitizers also means no leak report). */
 int test_server_stop(test_server *s);

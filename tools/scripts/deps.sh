@@ -24,6 +24,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# The parity tests run KServe's own Python model server.
+if $test_deps && ! python3 -c 'import kserve' 2>/dev/null; then
+  echo "installing the kserve Python package" >&2
+  python3 -m pip install --quiet --disable-pip-version-check "kserve==0.21.0"
+fi
+
 # The tests check that number text ignores a comma-decimal process locale.
 if $test_deps && ! locale -a 2>/dev/null | grep -qix 'de_DE.utf-\?8'; then
   echo "generating locale de_DE.UTF-8" >&2
