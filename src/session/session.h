@@ -36,12 +36,15 @@ typedef struct ki_xfer_priv ki_xfer_priv;
 
 /* One HTTP exchange.  The submitter fills the request part, the engine the
  * result part; done() runs exactly once per accepted submit, on the I/O
- * thread, and must not block. */
+ * thread, and must not block.  The engine is finished with |x| when done()
+ * is called (priv is already released and NULL), so done() may free or
+ * reuse it; done() may call ki_engine_submit but never ki_engine_free. */
 struct ki_xfer {
   /* -- request: borrowed by the engine until done() returns -------------- */
   const char *method;            /* "GET", "POST" */
   bool https;
-  const char *host;              /* where to connect (unless unix socket) */
+  const char *host;              /* where to connect; may be NULL when the
+                                    config names a unix socket */
   uint16_t port;
   const char *authority;         /* :authority / Host */
   const char *target;            /* path[?query], already percent-encoded */
@@ -92,8 +95,10 @@ ki_engine *ki_engine_new(const kinfer_config *cfg, kinfer_error *err);
 void ki_engine_free(ki_engine *e);
 
 /* Hands |x| to the engine.  Thread-safe.  On KINFER_OK done() will run
- * exactly once; on error it never runs.  Returns KINFER_OK, KINFER_EINVAL,
- * KINFER_ENOMEM, KINFER_ECANCELLED (engine shutting down). */
+ * exactly once; on error it never runs.  Resets the result fields.
+ * Requires method, authority, target, done, and host unless the config
+ * names a unix socket (else KINFER_EINVAL).  Returns KINFER_OK,
+ * KINFER_EINVAL, KINFER_ENOMEM, KINFER_ECANCELLED (engine shutting down). */
 int ki_engine_submit(ki_engine *e, ki_xfer *x);
 
 /* Releases the result fields of |x| (headers, body, priv) so the struct can
