@@ -18,8 +18,12 @@ for _ in $(seq 500); do [ -s "$tmp/port" ] && break; sleep 0.02; done
 url="http://127.0.0.1:$(cat "$tmp/port")"
 kinfer="$build/kinfer"
 
-run() {
-  printf '\n$ kinfer %s\n' "$*"
+run() { # prints the command as one could paste it, then runs it
+  printf '\n$ kinfer'
+  for a in "$@"; do
+    if [[ $a =~ [^A-Za-z0-9_./:=,@-] ]]; then printf " '%s'" "$a"; else printf ' %s' "$a"; fi
+  done
+  printf '\n'
   "$kinfer" "$@"
 }
 
