@@ -90,6 +90,12 @@ int ki_url_parse(const char *url, ki_url *out, kinfer_error *err) {
   memset(out, 0, sizeof *out);
   if (!url)
     return url_fail(out, err, KINFER_EURL, KI_URL_SCHEME_MSG, NULL);
+  /* Control characters and spaces could split a request line or a Host
+   * header: such a URL is refused whole. */
+  for (const unsigned char *q = (const unsigned char *)url; *q; q++)
+    if (*q <= 0x20 || *q == 0x7f)
+      return url_fail(out, err, KINFER_EURL,
+                      "url contains a space or control character", NULL);
   const char *p;
   if (ki_strncasecmp(url, "http://", 7) == 0) {
     p = url + 7;

@@ -120,6 +120,16 @@ START_TEST(test_path_query_fragment) {
 }
 END_TEST
 
+START_TEST(test_control_chars_rejected) {
+  const char *bad[] = {"http://h\r\nX-Evil: 1/", "http://h/a b", "http://h/\t",
+                       "http://h:80/p?q=\n", "http://h/\x7f"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    ck_assert_int_eq(parse(bad[i]), KINFER_EURL);
+    ck_assert_ptr_null(u.host);
+  }
+}
+END_TEST
+
 static Suite *url_suite(void) {
   Suite *s = suite_create("url");
   TCase *tc = tcase_create("parse");
@@ -131,6 +141,7 @@ static Suite *url_suite(void) {
   tcase_add_test(tc, test_ipv6);
   tcase_add_test(tc, test_ports);
   tcase_add_test(tc, test_path_query_fragment);
+  tcase_add_test(tc, test_control_chars_rejected);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -91,25 +91,30 @@ static int parse_uint(const char *opt, const char *s, unsigned long max, unsigne
   return 0;
 }
 
-/* Splits HOST:PORT or [HOST]:PORT in place. */
-static int parse_listen(char *arg)
+/* Splits HOST:PORT or [HOST]:PORT into ks_cfg (argv itself stays intact, so
+ * ps shows the command line as given). */
+static int parse_listen(const char *arg)
 {
-  char *host = arg, *colon;
+  static char host[256];
+  const char *h = arg, *colon;
+  size_t hlen;
   if (arg[0] == '[') {
-    char *close = strchr(arg, ']');
+    const char *close = strchr(arg, ']');
     if (!close || close[1] != ':')
       return -1;
-    *close = '\0';
-    host = arg + 1;
+    h = arg + 1;
+    hlen = (size_t)(close - h);
     colon = close + 1;
   } else {
     colon = strrchr(arg, ':');
     if (!colon)
       return -1;
-    *colon = '\0';
+    hlen = (size_t)(colon - arg);
   }
-  if (!colon[1])
+  if (!colon[1] || hlen >= sizeof host)
     return -1;
+  memcpy(host, h, hlen);
+  host[hlen] = '\0';
   ks_cfg.host = host;
   ks_cfg.port = colon + 1;
   return 0;

@@ -231,7 +231,10 @@ static int put_element(ks_tensor *t, json_object *v)
       return -1;
     if (t->dtype == KS_FP64)
       return ks_buf_append(&t->data, &d, sizeof d);
-    if (fabs(d) > FLT_MAX)
+    /* A decimal text may read as a double a little above FLT_MAX yet round
+     * to it as a float ("3.4028235e+38" is FLT_MAX's shortest text).  Only
+     * values at or past the midpoint to 2^128 round to infinity. */
+    if (fabs(d) >= 0x1.ffffffp+127)
       return -1;
     float f = (float)d;
     return ks_buf_append(&t->data, &f, sizeof f);
