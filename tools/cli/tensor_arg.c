@@ -182,7 +182,10 @@ static bool convert(kinfer_datatype t, const char *s, unsigned char *p) {
   case KINFER_FP32:
   case KINFER_FP16:
   case KINFER_BF16: {
-    if (!parse_double(s, &d) || fabs(d) > FLT_MAX)
+    /* Values up to the midpoint between FLT_MAX and 2^128 round to FLT_MAX
+     * (its shortest text, 3.4028235e+38, reads as a slightly larger
+     * double); from the midpoint on they would round to infinity. */
+    if (!parse_double(s, &d) || fabs(d) >= 0x1.ffffffp+127)
       return false;
     float f = (float)d;
     if (t == KINFER_FP32) {
