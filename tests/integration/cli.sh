@@ -208,12 +208,6 @@ run "${V2[@]}" --id cli-7 infer "$URL" echo -i 'a:FP32::1.5,-2,0.25' \
 expect_json "-i FP32" 'flat(out("output-0")["data"])' '[1.5,-2,0.25]'
 expect_json "-i BOOL" 'flat(out("output-1")["data"])' '[true,false]'
 expect_json "-i BYTES" 'flat(out("output-2")["data"])' '["hello","wo,rld"]'
-
-# FP32 extremes: FLT_MAX's shortest text reads as a double just above it
-run "${V2[@]}" --binary infer "$URL" echo -i 'm:FP32::3.4028235e+38,-3.4028235e+38,1.1754944e-38'
-expect_json "-i FP32 extremes" 'flat(out("output-0")["data"])' '[3.4028235e+38,-3.4028235e+38,1.1754944e-38]'
-run "${V2[@]}" infer "$URL" echo -i 'm:FP32::3.5e+38'
-expect_err "-i FP32 beyond range" 2 "not a valid FP32"
 expect_json "-i UINT8" 'flat(out("output-3")["data"])' '[0,7,255]'
 expect_json "--id" 'd["id"]' '"cli-7"'
 
@@ -226,6 +220,13 @@ for h2 in "" --http2; do
   expect_json "--binary $h2: FP64" 'out("output-2")["data"]' '[0.1,1e300]'
   expect_json "--binary $h2: FP16" 'out("output-3")["data"]' '[1.5,-2]'
 done
+
+
+# FP32 extremes: FLT_MAX's shortest text reads as a double just above it
+run "${V2[@]}" --binary infer "$URL" echo -i 'm:FP32::3.4028235e+38,-3.4028235e+38,1.1754944e-38'
+expect_json "-i FP32 extremes" 'flat(out("output-0")["data"])' '[3.4028235e+38,-3.4028235e+38,1.1754944e-38]'
+run "${V2[@]}" infer "$URL" echo -i 'm:FP32::3.5e+38'
+expect_err "-i FP32 beyond range" 2 "not a valid FP32"
 
 run "${V2[@]}" infer "$URL" add_sub -i INPUT0:INT32:4:1,2,3,4 -i INPUT1:INT32:4:1,1,1,1
 expect_json "add_sub sum" 'flat(out("OUTPUT0")["data"])' '[2,3,4,5]'
