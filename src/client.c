@@ -319,7 +319,7 @@ static void xfer_fill(call *k, void (*done)(ki_xfer *)) {
   x->body_iovcnt = k->iovcnt;
   x->body_len = k->body_len;
   x->deadline_ns = k->deadline_ns;
-  x->idempotent = strcmp(k->method, "GET") == 0;
+  x->idempotent = strcmp(k->method, "GET") == 0 || k->client->cfg->idempotent;
   x->done = done;
   x->user = k;
 }

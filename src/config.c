@@ -49,6 +49,7 @@ void kinfer_config_free(kinfer_config *c) {
   free(c->ca_path);
   free_secret(c->auth_header);
   free(c->unix_socket);
+  free(c->retry_status);
   free(c);
 }
 
@@ -70,6 +71,17 @@ kinfer_config *ki_config_copy(const kinfer_config *src) {
   *c = *src;
   c->protocol = c->cert_file = c->key_file = c->key_password = NULL;
   c->ca_file = c->ca_path = c->auth_header = c->unix_socket = NULL;
+  c->retry_status = NULL;
+  if (src->n_retry_status) {
+    c->retry_status = malloc(src->n_retry_status * sizeof *c->retry_status);
+    if (!c->retry_status) {
+      c->n_retry_status = 0;
+      kinfer_config_free(c);
+      return NULL;
+    }
+    memcpy(c->retry_status, src->retry_status,
+           src->n_retry_status * sizeof *c->retry_status);
+  }
   if (replace_str(&c->protocol, src->protocol, false) ||
       replace_str(&c->cert_file, src->cert_file, false) ||
       replace_str(&c->key_file, src->key_file, false) ||
@@ -314,5 +326,33 @@ int kinfer_config_set_retry_backoff(kinfer_config *cfg, double base,
     return KINFER_EINVAL;
   cfg->backoff_base = base;
   cfg->backoff_cap = cap;
+  return KINFER_OK;
+}
+
+int kinfer_config_set_retry_on_status(kinfer_config *cfg, const int *codes,
+                                      size_t n) {
+  if (!cfg || (n && !codes) || n > 64) return KINFER_EINVAL;
+  for (size_t i = 0; i < n; i++)
+    if (codes[i] < 400 || codes[i] > 599) return KINFER_EINVAL;
+  int *copy = NULL;
+  if (n) {
+    if (!(copy = malloc(n * sizeof *copy))) return KINFER_ENOMEM;
+    memcpy(copy, codes, n * sizeof *copy);
+  }
+  free(cfg->retry_status);
+  cfg->retry_status = copy;
+  cfg->n_retry_status = n;
+  return KINFER_OK;
+}
+
+bool ki_config_retry_status(const kinfer_config *cfg, int status) {
+  for (size_t i = 0; i < cfg->n_retry_status; i++)
+    if (cfg->retry_status[i] == status) return true;
+  return false;
+}
+
+int kinfer_config_set_idempotent(kinfer_config *cfg, bool on) {
+  if (!cfg) return KINFER_EINVAL;
+  cfg->idempotent = on;
   return KINFER_OK;
 }

@@ -40,7 +40,13 @@ struct kinfer_config {
   unsigned max_concurrent_streams; /* HTTP/2 per connection, default 1000 */
   double backoff_base;       /* seconds, default 0.05 */
   double backoff_cap;        /* seconds, default 2 */
+  int *retry_status;         /* statuses retried (opt-in), or NULL */
+  size_t n_retry_status;
+  bool idempotent;           /* POSTs may be resent after being written */
 };
+
+/* True when the caller asked for answers with |status| to be retried. */
+bool ki_config_retry_status(const kinfer_config *cfg, int status);
 
 /* Deep copy; NULL on ENOMEM. */
 kinfer_config *ki_config_copy(const kinfer_config *src);

@@ -21,8 +21,10 @@ typedef enum ki_fail_class {
                          server as we wrote; nothing of a response was read  */
   KI_FAIL_LOST,       /* the connection was lost after the request was
                          written, before the response headers arrived        */
-  KI_FAIL_FATAL       /* anything else: framing, limits, TLS, timeouts, loss
+  KI_FAIL_FATAL,      /* anything else: framing, limits, TLS, timeouts, loss
                          after response headers: never retried               */
+  KI_FAIL_STATUS      /* an HTTP answer whose status the caller listed with
+                         kinfer_config_set_retry_on_status (their opt-in)    */
 } ki_fail_class;
 
 /* True when an attempt that failed with |cls| may be sent again.  Only the
@@ -57,6 +59,25 @@ ki_retry_verdict ki_retry_decide(const ki_retry_policy *pol, ki_fail_class cls,
                                  bool idempotent, int retries_used,
                                  int64_t now_ns, int64_t deadline_ns,
                                  uint64_t rnd, int64_t *delay_ns);
+
+/* As ki_retry_decide, with a floor on the wait: |min_delay_ns| (a server's
+ * Retry-After; 0 for none) replaces the backoff when it is longer. */
+ki_retry_verdict ki_retry_decide_at_least(const ki_retry_policy *pol,
+                                          ki_fail_class cls, bool idempotent,
+                                          int retries_used, int64_t now_ns,
+                                          int64_t deadline_ns, uint64_t rnd,
+                                          int64_t min_delay_ns,
+                                          int64_t *delay_ns);
+
+/* The longest Retry-After honoured; a longer one counts as this. */
+#define KI_RETRY_AFTER_MAX_NS ((int64_t)60 * 1000000000)
+
+/* Parses a Retry-After value (RFC 9110 10.2.3): delta-seconds, or an
+ * IMF-fixdate compared with |now_unix| (seconds since the epoch).  Returns
+ * the wait in nanoseconds, capped at KI_RETRY_AFTER_MAX_NS; 0 for a date in
+ * the past; -1 for NULL, garbage, negative numbers or other date forms,
+ * which callers ignore (falling back to their backoff). */
+int64_t ki_retry_after_ns(const char *value, int64_t now_unix);
 
 /* A small, fast PRNG (splitmix64) for jitter; not for secrets. */
 uint64_t ki_retry_rand(uint64_t *state);

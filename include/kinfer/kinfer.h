@@ -258,6 +258,23 @@ KINFER_API int kinfer_config_set_max_concurrent_streams(kinfer_config *cfg,
 KINFER_API int kinfer_config_set_retry_backoff(kinfer_config *cfg, double base,
                                                double cap);
 
+/* Answers whose HTTP status is one of |codes| (each 400..599, at most 64;
+ * n 0 clears the list) are retried like a refused request, within the
+ * retries, the backoff and the call's deadline; a Retry-After header
+ * (seconds or an HTTP date; at most 60 s is honoured, malformed values are
+ * ignored) sets the least wait.  When no retry is left, the last answer is
+ * returned (KINFER_EHTTP).  Default: none — an HTTP status is never
+ * retried unless listed here, since the server may have run the request.
+ * Returns KINFER_OK, KINFER_EINVAL, KINFER_ENOMEM. */
+KINFER_API int kinfer_config_set_retry_on_status(kinfer_config *cfg,
+                                                 const int *codes, size_t n);
+
+/* Declares every inference request idempotent (default false): one whose
+ * connection was lost after it was written, before an answer, may be sent
+ * again instead of failing with KINFER_EUNKNOWN_OUTCOME.  Health checks
+ * (GET) are always treated as idempotent. */
+KINFER_API int kinfer_config_set_idempotent(kinfer_config *cfg, bool on);
+
 /* A request-level transport that replaces the network: for in-process
  * servers and mocks (KServe: RESTConfig.transport).  The library calls
  * round_trip once per attempt, on the calling thread, with the request

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -256,9 +257,39 @@ void ki_xfer_fail(ki_xfer_priv *p, ki_fail_class cls, int code,
   ki_list_push(&e->backoff, &p->link);
 }
 
+/* An answer the caller asked to retry (kinfer_config_set_retry_on_status):
+ * schedules the next attempt and returns true, or returns false when the
+ * answer stands (no retry left, or the wait would pass the deadline). */
+static bool retry_on_status(ki_xfer_priv *p) {
+  ki_engine *e = p->e;
+  if (e->shutting_down || !ki_config_retry_status(e->cfg, p->status))
+    return false;
+  ki_retry_policy pol = {
+      .max_retries = e->cfg->retries > 0 ? e->cfg->retries : 0,
+      .base_ns = ki_secs_to_ns(e->cfg->backoff_base),
+      .cap_ns = ki_secs_to_ns(e->cfg->backoff_cap),
+  };
+  int64_t after = ki_retry_after_ns(
+      p->hdrs ? kinfer_headers_get(p->hdrs, "retry-after") : NULL, time(NULL));
+  int64_t now = ki_now_ns(), delay = 0;
+  ki_retry_verdict v = ki_retry_decide_at_least(
+      &pol, KI_FAIL_STATUS, p->x->idempotent, p->retries_used, now,
+      p->x->deadline_ns, ki_retry_rand(&e->rng), after > 0 ? after : 0, &delay);
+  p->wait.fn = on_backoff_done;
+  if (v != KI_RETRY_AFTER || ki_timer_arm(e, &p->wait, now + delay) != KINFER_OK)
+    return false;
+  p->retries_used++;
+  KI_STAT_ADD(e, retries, 1);
+  ki_xfer_set_state(p, KI_XS_BACKOFF);
+  ki_list_push(&e->backoff, &p->link);
+  return true;
+}
+
 void ki_xfer_succeed(ki_xfer_priv *p) {
   p->err_code = KINFER_OK;
   log_attempt(p, KINFER_OK);
+  if (retry_on_status(p))
+    return;
   xfer_complete(p, KINFER_OK);
 }
 

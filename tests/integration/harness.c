@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -112,4 +115,30 @@ int test_server_stop(test_server *s) {
   unlink(portfile);
   rmdir(s->dir);
   return status;
+}
+
+int test_server_executions(const test_server *s, long *executions,
+                           long *duplicates) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->port)};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const char req[] = "GET /_executions HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+  char buf[4096];
+  size_t n = 0;
+  if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+      write(fd, req, sizeof req - 1) != (ssize_t)(sizeof req - 1)) {
+    close(fd);
+    return -1;
+  }
+  for (ssize_t r; n + 1 < sizeof buf && (r = read(fd, buf + n, sizeof buf - 1 - n)) > 0;)
+    n += (size_t)r;
+  close(fd);
+  buf[n] = '\0';
+  const char *e = strstr(buf, "\"executions\":");
+  const char *d = strstr(buf, "\"duplicates\":");
+  if (!e || !d) return -1;
+  *executions = strtol(e + 13, NULL, 10);
+  *duplicates = strtol(d + 13, NULL, 10);
+  return 0;
 }

@@ -23,6 +23,11 @@ int test_server_start(test_server *s, const char *const *args);
  * http://127.0.0.1:PORT.  Returns 0 or -1. */
 int test_peer_start(test_server *s, const char *const *argv, int wait_s);
 
+/* Reads kinfer-server's GET /_executions: how many times a model ran and
+ * how many request ids ran more than once.  Returns 0 or -1. */
+int test_server_executions(const test_server *s, long *executions,
+                           long *duplicates);
+
 /* SIGTERM, then waits.  Returns the server's exit status (0 = clean exit,
  * which under sanitizers also means no leak report). */
 int test_server_stop(test_server *s);

@@ -118,8 +118,12 @@ START_TEST(test_copy_is_deep) {
   kinfer_config_set_auth_bearer(c, "t");
   kinfer_transport t = {dummy_rt};
   ck_assert_int_eq(kinfer_config_set_transport(c, &t, c), KINFER_OK);
+  const int codes[] = {502, 503};
+  ck_assert_int_eq(kinfer_config_set_retry_on_status(c, codes, 2), KINFER_OK);
+  kinfer_config_set_idempotent(c, true);
   kinfer_config *d = ki_config_copy(c);
   ck_assert_ptr_nonnull(d);
+  ck_assert_ptr_ne(d->retry_status, c->retry_status);
   ck_assert_ptr_ne(d->protocol, c->protocol);
   kinfer_config_set_protocol(c, "v1");
   kinfer_config_set_unix_socket(c, NULL);
@@ -132,6 +136,9 @@ START_TEST(test_copy_is_deep) {
   ck_assert_str_eq(d->unix_socket, "/tmp/s.sock");
   ck_assert_str_eq(d->auth_header, "Bearer t");
   ck_assert(d->has_transport && d->transport.round_trip == dummy_rt);
+  ck_assert(ki_config_retry_status(d, 503) && ki_config_retry_status(d, 502));
+  ck_assert(!ki_config_retry_status(d, 500));
+  ck_assert(d->idempotent);
   kinfer_config_free(d);
 }
 END_TEST

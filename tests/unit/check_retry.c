@@ -109,6 +109,50 @@ START_TEST(test_rand_varies) {
 }
 END_TEST
 
+START_TEST(test_retry_after_parsing) {
+  const int64_t S = 1000000000;
+  /* 2015-10-21 07:28:00 UTC */
+  const int64_t now = 1445412480;
+  ck_assert_int_eq(ki_retry_after_ns("1", now), S);
+  ck_assert_int_eq(ki_retry_after_ns(" 120 ", now), 60 * S); /* capped */
+  ck_assert_int_eq(ki_retry_after_ns("0", now), 0);
+  ck_assert_int_eq(ki_retry_after_ns("99999999999999999999999", now), 60 * S);
+  ck_assert_int_eq(ki_retry_after_ns("Wed, 21 Oct 2015 07:28:05 GMT", now), 5 * S);
+  ck_assert_int_eq(ki_retry_after_ns("Wed, 21 Oct 2015 07:27:00 GMT", now), 0); /* past */
+  ck_assert_int_eq(ki_retry_after_ns("Thu, 01 Jan 2099 00:00:00 GMT", now), 60 * S);
+  ck_assert_int_eq(ki_retry_after_ns("Sun, 29 Feb 2032 12:00:00 GMT", 1961668800 - 2), 2 * S);
+  const char *bad[] = {NULL, "", "-1", "1.5", "soon", "1 2", "0x10",
+                       "Wed, 21 Oct 2015 07:28:00 UTC", "Wednesday, 21-Oct-15 07:28:00 GMT",
+                       "Wed, 32 Oct 2015 07:28:00 GMT", "Wed, 21 Foo 2015 07:28:00 GMT",
+                       "Wed, 21 Oct 2015 25:28:00 GMT", "Wed, 21 Oct 2015 07:28:00 GMTx"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    ck_assert_msg(ki_retry_after_ns(bad[i], now) == -1, "accepted '%s'", bad[i] ? bad[i] : "NULL");
+}
+END_TEST
+
+START_TEST(test_decide_at_least) {
+  ki_retry_policy pol = {.max_retries = 3, .base_ns = 10000000, .cap_ns = 100000000};
+  int64_t d = 0;
+  /* a Retry-After longer than the backoff becomes the wait */
+  ck_assert_int_eq(ki_retry_decide_at_least(&pol, KI_FAIL_STATUS, false, 0, 0, 0, 7,
+                                            1000000000, &d), KI_RETRY_AFTER);
+  ck_assert_int_eq(d, 1000000000);
+  /* a shorter one leaves the backoff as it is */
+  ck_assert_int_eq(ki_retry_decide_at_least(&pol, KI_FAIL_STATUS, false, 0, 0, 0, 7, 1, &d),
+                   KI_RETRY_AFTER);
+  ck_assert(d >= 5000000 && d <= 10000000);
+  /* never past the deadline, never beyond the cap on Retry-After */
+  ck_assert_int_eq(ki_retry_decide_at_least(&pol, KI_FAIL_STATUS, false, 0, 0, 500000000, 7,
+                                            1000000000, &d), KI_RETRY_DEADLINE);
+  ck_assert_int_eq(ki_retry_decide_at_least(&pol, KI_FAIL_STATUS, false, 0, 0, 0, 7,
+                                            INT64_MAX, &d), KI_RETRY_AFTER);
+  ck_assert_int_eq(d, KI_RETRY_AFTER_MAX_NS);
+  ck_assert_int_eq(ki_retry_decide_at_least(&pol, KI_FAIL_STATUS, false, 3, 0, 0, 7, 0, &d),
+                   KI_RETRY_BUDGET);
+  ck_assert(ki_retry_allowed(KI_FAIL_STATUS, false));
+}
+END_TEST
+
 static Suite *retry_suite(void) {
   Suite *s = suite_create("retry");
   TCase *tc = tcase_create("policy");
@@ -118,6 +162,8 @@ static Suite *retry_suite(void) {
   tcase_add_test(tc, test_decide_budget);
   tcase_add_test(tc, test_decide_deadline);
   tcase_add_test(tc, test_rand_varies);
+  tcase_add_test(tc, test_retry_after_parsing);
+  tcase_add_test(tc, test_decide_at_least);
   suite_add_tcase(s, tc);
   return s;
 }
