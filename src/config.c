@@ -27,6 +27,8 @@ kinfer_config *kinfer_config_new(void) {
   c->max_concurrent_streams = 1000;
   c->backoff_base = 0.05;
   c->backoff_cap = 2.0;
+  c->keepalive_interval = 30.0;
+  c->keepalive_timeout = 10.0;
   return c;
 }
 
@@ -354,5 +356,15 @@ bool ki_config_retry_status(const kinfer_config *cfg, int status) {
 int kinfer_config_set_idempotent(kinfer_config *cfg, bool on) {
   if (!cfg) return KINFER_EINVAL;
   cfg->idempotent = on;
+  return KINFER_OK;
+}
+
+int kinfer_config_set_keepalive(kinfer_config *cfg, double interval,
+                                double timeout) {
+  double i, t;
+  if (!cfg || timeout_value(interval, &i) || timeout_value(timeout, &t))
+    return KINFER_EINVAL;
+  cfg->keepalive_interval = i;
+  cfg->keepalive_timeout = t;
   return KINFER_OK;
 }

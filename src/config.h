@@ -43,6 +43,8 @@ struct kinfer_config {
   int *retry_status;         /* statuses retried (opt-in), or NULL */
   size_t n_retry_status;
   bool idempotent;           /* POSTs may be resent after being written */
+  double keepalive_interval; /* HTTP/2 PING after this much silence; <0 off */
+  double keepalive_timeout;  /* ... and close when unanswered this long    */
 };
 
 /* True when the caller asked for answers with |status| to be retried. */

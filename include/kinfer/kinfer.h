@@ -258,6 +258,16 @@ KINFER_API int kinfer_config_set_max_concurrent_streams(kinfer_config *cfg,
 KINFER_API int kinfer_config_set_retry_backoff(kinfer_config *cfg, double base,
                                                double cap);
 
+/* HTTP/2 keepalive: a connection from which nothing has arrived for
+ * |interval| seconds (default 30) is sent a PING; when nothing arrives
+ * within |timeout| seconds after it (default 10), the connection is taken as
+ * dead and closed: requests not yet sent go to a new connection, requests
+ * already sent fail with KINFER_EUNKNOWN_OUTCOME (or are resent when
+ * idempotent).  KINFER_TIMEOUT_NONE as |interval| turns PINGs off.
+ * Returns KINFER_OK, KINFER_EINVAL. */
+KINFER_API int kinfer_config_set_keepalive(kinfer_config *cfg, double interval,
+                                           double timeout);
+
 /* Answers whose HTTP status is one of |codes| (each 400..599, at most 64;
  * n 0 clears the list) are retried like a refused request, within the
  * retries, the backoff and the call's deadline; a Retry-After header

@@ -309,6 +309,7 @@ ki_conn *ki_conn_open(ki_engine *e, ki_origin *o) {
   ki_list_init(&c->streams);
   ki_timer_init(&c->connect_timer, on_connect_timer);
   ki_timer_init(&c->io_timer, on_io_timeout);
+  ki_timer_init(&c->ping_timer, ki_h2_on_ping_timer);
   ki_list_push(&o->conns, &c->link);
   snprintf(c->addr, sizeof c->addr, "%s:%u", o->host, o->port);
 
@@ -448,7 +449,7 @@ static void conn_read(ki_conn *c) {
       return;
     }
     c->got_bytes = true;
-    c->last_io = ki_now_ns();
+    c->last_io = c->last_rx = ki_now_ns();
     int rc = c->ops->on_read(c, e->rbuf, (size_t)n);
     if (rc != KINFER_OK) {
       if (c->state == KI_CS_OPEN)
@@ -492,6 +493,7 @@ void ki_conn_close(ki_conn *c, int code, const char *fmt, ...) {
   c->state = KI_CS_CLOSED;
   ki_timer_disarm(e, &c->connect_timer);
   ki_timer_disarm(e, &c->io_timer);
+  ki_timer_disarm(e, &c->ping_timer);
   ki_list_remove(&c->dirty_link);
   if (c->job)
     c->job->conn = NULL; /* the lookup finishes on its own and is reaped */

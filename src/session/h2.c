@@ -259,7 +259,45 @@ static int h2_init(ki_conn *c) {
   if (rv == 0)
     rv = nghttp2_session_set_local_window_size(h->s, NGHTTP2_FLAG_NONE, 0,
                                                KI_H2_WINDOW);
+  int64_t interval = ki_secs_to_ns(c->e->cfg->keepalive_interval);
+  if (rv == 0 && interval > 0) {
+    c->last_rx = ki_now_ns();
+    (void)ki_timer_arm(c->e, &c->ping_timer, c->last_rx + interval);
+  }
   return rv == 0 ? KINFER_OK : KINFER_ENOMEM;
+}
+
+void ki_h2_on_ping_timer(ki_engine *e, ki_timer *t) {
+  ki_conn *c = KI_CONTAINER_OF(t, ki_conn, ping_timer);
+  h2 *h = H(c);
+  if (c->state != KI_CS_OPEN || !h || h->fallen_back)
+    return;
+  int64_t now = ki_now_ns();
+  int64_t interval = ki_secs_to_ns(e->cfg->keepalive_interval);
+  int64_t timeout = ki_secs_to_ns(e->cfg->keepalive_timeout);
+  if (c->ping_sent && c->last_rx < c->ping_sent) {
+    /* Nothing at all since our PING, not even its ACK. */
+    if (timeout > 0 && now - c->ping_sent >= timeout) {
+      ki_conn_close(c, KINFER_EUNKNOWN_OUTCOME,
+                    "no answer to PING from %s within %.3g s", c->addr,
+                    e->cfg->keepalive_timeout);
+      return;
+    }
+    (void)ki_timer_arm(e, t, timeout > 0 ? c->ping_sent + timeout : now + interval);
+    return;
+  }
+  c->ping_sent = 0;
+  if (now - c->last_rx < interval) {
+    (void)ki_timer_arm(e, t, c->last_rx + interval);
+    return;
+  }
+  if (nghttp2_submit_ping(h->s, NGHTTP2_FLAG_NONE, NULL) != 0) {
+    ki_conn_close(c, KINFER_ENOMEM, "cannot send PING to %s", c->addr);
+    return;
+  }
+  c->ping_sent = now;
+  ki_conn_mark_dirty(c);
+  (void)ki_timer_arm(e, t, now + (timeout > 0 ? timeout : interval));
 }
 
 static void h2_destroy(ki_conn *c) {

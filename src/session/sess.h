@@ -176,6 +176,11 @@ typedef struct ki_proto_ops {
 extern const ki_proto_ops ki_h1_ops;
 extern const ki_proto_ops ki_h2_ops;
 
+/* Keepalive: PINGs an HTTP/2 connection that has been silent for the
+ * configured interval, and closes it (as lost) when the answer does not
+ * come within the keepalive timeout. */
+void ki_h2_on_ping_timer(ki_engine *e, ki_timer *t);
+
 typedef enum ki_cstate {
   KI_CS_RESOLVING,
   KI_CS_CONNECTING,
@@ -225,6 +230,9 @@ struct ki_conn {
   char fail_msg[200];
   ki_timer connect_timer;
   ki_timer io_timer;  /* read/write timeout while something is in flight */
+  ki_timer ping_timer; /* HTTP/2 keepalive (ki_h2_on_ping_timer)          */
+  int64_t last_rx;    /* when the peer last sent bytes                    */
+  int64_t ping_sent;  /* when an unanswered keepalive PING went out, or 0 */
   int64_t last_io;
   const ki_proto_ops *ops;
   void *proto;

@@ -24,6 +24,7 @@ static const char *const covered[] = {
     "kinfer_config_set_max_response_bytes", "kinfer_config_set_protocol",
     "kinfer_config_set_retries", "kinfer_config_set_retry_backoff",
     "kinfer_config_set_retry_on_status", "kinfer_config_set_idempotent",
+    "kinfer_config_set_keepalive",
     "kinfer_config_set_ssl_ctx", "kinfer_config_set_timeout",
     "kinfer_config_set_timeouts", "kinfer_config_set_transport",
     "kinfer_config_set_unix_socket", "kinfer_config_set_verbose",
@@ -117,6 +118,7 @@ START_TEST(test_config_and_headers) {
   const int codes[] = {503, 200};
   ck_assert_int_eq(kinfer_config_set_retry_on_status(NULL, codes, 1), KINFER_EINVAL);
   ck_assert_int_eq(kinfer_config_set_idempotent(NULL, true), KINFER_EINVAL);
+  ck_assert_int_eq(kinfer_config_set_keepalive(NULL, 1, 1), KINFER_EINVAL);
   kinfer_config *c = kinfer_config_new();
   ck_assert_int_eq(kinfer_config_set_auth_basic(c, NULL, "p"), KINFER_EINVAL);
   ck_assert_int_eq(kinfer_config_set_auth_bearer(c, NULL), KINFER_EINVAL);
@@ -125,6 +127,9 @@ START_TEST(test_config_and_headers) {
   ck_assert_int_eq(kinfer_config_set_retry_backoff(c, 0, INFINITY), KINFER_EINVAL);
   ck_assert_int_eq(kinfer_config_set_max_header_bytes(c, 0), KINFER_EINVAL);
   ck_assert_int_eq(kinfer_config_set_max_connections(c, UINT_MAX), KINFER_EINVAL);
+  ck_assert_int_eq(kinfer_config_set_keepalive(c, 0, 1), KINFER_EINVAL);
+  ck_assert_int_eq(kinfer_config_set_keepalive(c, 1, NAN), KINFER_EINVAL);
+  ck_assert_int_eq(kinfer_config_set_keepalive(c, KINFER_TIMEOUT_NONE, 1), KINFER_OK);
   ck_assert_int_eq(kinfer_config_set_retry_on_status(c, NULL, 1), KINFER_EINVAL);
   ck_assert_int_eq(kinfer_config_set_retry_on_status(c, codes, 2), KINFER_EINVAL); /* 200 */
   ck_assert_int_eq(kinfer_config_set_retry_on_status(c, codes, SIZE_MAX), KINFER_EINVAL);

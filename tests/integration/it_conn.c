@@ -1,0 +1,176 @@
+/*
+ * Connection lifecycle (RELIABILITY.md L-rows) against kinfer-server:
+ * keepalive PINGs find a black-holed connection (L7), idle connections with
+ * keepalive on keep working, many concurrent calls over one connection
+ * with a small stream limit (L3).
+ */
+#include <check.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <kinfer/kinfer.h>
+
+#include "harness.h"
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static kinfer_client *h2_client(double ka_interval, double ka_timeout) {
+  kinfer_config *cfg = kinfer_config_new();
+  kinfer_config_set_protocol(cfg, "v2");
+  kinfer_config_set_http2(cfg, true);
+  kinfer_config_set_retries(cfg, 2);
+  kinfer_config_set_retry_backoff(cfg, 0.01, 0.05);
+  kinfer_config_set_keepalive(cfg, ka_interval, ka_timeout);
+  kinfer_client *c = kinfer_client_new(cfg, NULL);
+  kinfer_config_free(cfg);
+  ck_assert_ptr_nonnull(c);
+  return c;
+}
+
+static kinfer_request *add_sub_request(void) {
+  int64_t shape[] = {1};
+  int32_t a = 2, b = 3;
+  kinfer_request *r = kinfer_request_new();
+  kinfer_input_set_data(kinfer_request_add_input(r, "INPUT0", KINFER_INT32, shape, 1), &a, sizeof a);
+  kinfer_input_set_data(kinfer_request_add_input(r, "INPUT1", KINFER_INT32, shape, 1), &b, sizeof b);
+  return r;
+}
+
+typedef struct outcome {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int done, status;
+  double at;
+} outcome;
+
+static void on_done(void *ud, int status, kinfer_response *resp, const kinfer_error *err) {
+  outcome *o = ud;
+  kinfer_response_free(resp);
+  pthread_mutex_lock(&o->mu);
+  o->done++;
+  o->status = status;
+  o->at = now_s();
+  pthread_cond_signal(&o->cv);
+  pthread_mutex_unlock(&o->mu);
+}
+
+START_TEST(l7_ping_finds_black_hole) {
+  test_server s;
+  const char *args[] = {"--delay-ms", "3000", NULL};
+  ck_assert_int_eq(test_server_start(&s, args), 0);
+  kinfer_client *c = h2_client(0.2, 0.3);
+  outcome o = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0};
+  kinfer_request *r = add_sub_request();
+  ck_assert_int_eq(kinfer_infer_async(c, s.url, r, "add_sub", NULL, false, 30, on_done, &o), KINFER_OK);
+  usleep(150 * 1000);            /* the request is on the wire */
+  ck_assert_int_eq(kill(s.pid, SIGSTOP), 0);
+  double t0 = now_s();
+  pthread_mutex_lock(&o.mu);
+  while (!o.done) pthread_cond_wait(&o.cv, &o.mu);
+  pthread_mutex_unlock(&o.mu);
+  kill(s.pid, SIGCONT);
+  /* sent, then the connection went silent: outcome unknown, found by PING
+   * long before the 30 s call timeout or the 60 s read timeout */
+  ck_assert_int_eq(o.status, KINFER_EUNKNOWN_OUTCOME);
+  ck_assert_msg(o.at - t0 < 5, "took %.3f s to notice", o.at - t0);
+  /* a healthy connection returns */
+  kinfer_response *out = NULL;
+  kinfer_error err;
+  ck_assert_msg(kinfer_infer(c, s.url, r, "add_sub", NULL, NULL, false, 30, &out, &err) == KINFER_OK,
+                "%s", err.message);
+  kinfer_response_free(out);
+  kinfer_stats st;
+  kinfer_client_stats(c, &st);
+  ck_assert_uint_eq(st.connections_opened, 2);
+  ck_assert_uint_eq(st.connections_open, 1);
+  ck_assert_uint_eq(st.streams_in_flight, 0);
+  kinfer_request_free(r);
+  kinfer_client_close(c);
+  ck_assert_int_eq(test_server_stop(&s), 0);
+}
+END_TEST
+
+START_TEST(keepalive_idle_connection_stays) {
+  test_server s;
+  ck_assert_int_eq(test_server_start(&s, NULL), 0);
+  kinfer_client *c = h2_client(0.05, 1);
+  kinfer_request *r = add_sub_request();
+  kinfer_response *out = NULL;
+  kinfer_error err;
+  for (int i = 0; i < 3; i++) {
+    ck_assert_int_eq(kinfer_infer(c, s.url, r, "add_sub", NULL, NULL, false, 10, &out, &err), KINFER_OK);
+    kinfer_response_free(out);
+    usleep(300 * 1000); /* several PING rounds while idle */
+  }
+  kinfer_stats st;
+  kinfer_client_stats(c, &st);
+  ck_assert_uint_eq(st.connections_opened, 1); /* PINGs answered: never dropped */
+  kinfer_request_free(r);
+  kinfer_client_close(c);
+  ck_assert_int_eq(test_server_stop(&s), 0);
+}
+END_TEST
+
+/* L3: MAX_CONCURRENT_STREAMS 1 and 10 concurrent calls: all succeed on one
+ * connection, in turn. */
+START_TEST(l3_one_stream_at_a_time) {
+  test_server s;
+  const char *args[] = {"--max-streams", "1", "--delay-ms", "20", NULL};
+  ck_assert_int_eq(test_server_start(&s, args), 0);
+  kinfer_client *c = h2_client(30, 10);
+  kinfer_cq *q = kinfer_cq_new();
+  kinfer_request *r = add_sub_request();
+  for (int i = 0; i < 10; i++)
+    ck_assert_int_eq(kinfer_infer_cq(c, s.url, r, "add_sub", NULL, false, 20, q, (uintptr_t)i), KINFER_OK);
+  int ok = 0;
+  uint64_t max_streams = 0;
+  for (int got = 0; got < 10;) {
+    kinfer_stats st;
+    kinfer_client_stats(c, &st);
+    if (st.streams_in_flight > max_streams) max_streams = st.streams_in_flight;
+    kinfer_completion comp[10];
+    int n = kinfer_cq_next(q, comp, 10, 0.005);
+    for (int i = 0; i < n; i++) {
+      ok += comp[i].status == KINFER_OK;
+      kinfer_response_free(comp[i].resp);
+    }
+    got += n;
+  }
+  ck_assert_int_eq(ok, 10);
+  ck_assert_uint_le(max_streams, 1);
+  kinfer_stats st;
+  kinfer_client_stats(c, &st);
+  ck_assert_uint_eq(st.connections_opened, 1);
+  kinfer_request_free(r);
+  kinfer_cq_free(q);
+  kinfer_client_close(c);
+  ck_assert_int_eq(test_server_stop(&s), 0);
+}
+END_TEST
+
+static Suite *suite(void) {
+  Suite *s = suite_create("connections");
+  TCase *tc = tcase_create("lifecycle");
+  tcase_set_timeout(tc, 60);
+  tcase_add_test(tc, l7_ping_finds_black_hole);
+  tcase_add_test(tc, keepalive_idle_connection_stays);
+  tcase_add_test(tc, l3_one_stream_at_a_time);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+int main(void) {
+  SRunner *sr = srunner_create(suite());
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
