@@ -25,6 +25,7 @@ typedef struct h2 {
   int32_t goaway_last_id;
   bool fallen_back;
   bool got_any;        /* the peer has sent something */
+  bool got_settings;   /* the peer's SETTINGS (not an ACK) arrived */
 } h2;
 
 static h2 *H(const ki_conn *c) { return c->proto; }
@@ -114,6 +115,8 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame,
     ki_pool_kick(c->o);
     break;
   case NGHTTP2_SETTINGS:
+    if (!(frame->hd.flags & NGHTTP2_FLAG_ACK))
+      h->got_settings = true;
     ki_pool_kick(c->o); /* the stream limit may have changed */
     break;
   case NGHTTP2_HEADERS:
@@ -314,8 +317,13 @@ static bool h2_can_take(const ki_conn *c) {
   h2 *h = H(c);
   if (h->goaway || h->fallen_back)
     return false;
-  uint32_t lim = nghttp2_session_get_remote_settings(
-      h->s, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+  /* Until the server's SETTINGS say how many streams it takes, one: more
+   * could exceed a small limit and be refused.  They arrive within the
+   * first round trip, and the waiting requests go then. */
+  uint32_t lim = h->got_settings
+                     ? nghttp2_session_get_remote_settings(
+                           h->s, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS)
+                     : 1;
   uint32_t mine = c->e->cfg->max_concurrent_streams;
   if (mine && mine < lim)
     lim = mine;

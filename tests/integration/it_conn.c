@@ -119,41 +119,50 @@ START_TEST(keepalive_idle_connection_stays) {
 }
 END_TEST
 
-/* L3: MAX_CONCURRENT_STREAMS 1 and 10 concurrent calls: all succeed on one
- * connection, in turn. */
-START_TEST(l3_one_stream_at_a_time) {
+/* Submits |n| calls at once to a server taking |limit| streams: all must
+ * succeed on one connection, never more than |limit| streams open, none
+ * refused (the client waits for the server's SETTINGS). */
+static void stream_limit(int n, const char *limit, const char *delay_ms) {
   test_server s;
-  const char *args[] = {"--max-streams", "1", "--delay-ms", "20", NULL};
+  const char *args[] = {"--max-streams", limit, "--delay-ms", delay_ms, NULL};
   ck_assert_int_eq(test_server_start(&s, args), 0);
   kinfer_client *c = h2_client(30, 10);
   kinfer_cq *q = kinfer_cq_new();
   kinfer_request *r = add_sub_request();
-  for (int i = 0; i < 10; i++)
-    ck_assert_int_eq(kinfer_infer_cq(c, s.url, r, "add_sub", NULL, false, 20, q, (uintptr_t)i), KINFER_OK);
+  for (int i = 0; i < n; i++)
+    ck_assert_int_eq(kinfer_infer_cq(c, s.url, r, "add_sub", NULL, false, 30, q, (uintptr_t)i), KINFER_OK);
   int ok = 0;
   uint64_t max_streams = 0;
-  for (int got = 0; got < 10;) {
+  for (int got = 0; got < n;) {
     kinfer_stats st;
     kinfer_client_stats(c, &st);
     if (st.streams_in_flight > max_streams) max_streams = st.streams_in_flight;
-    kinfer_completion comp[10];
-    int n = kinfer_cq_next(q, comp, 10, 0.005);
-    for (int i = 0; i < n; i++) {
+    kinfer_completion comp[16];
+    int k = kinfer_cq_next(q, comp, 16, 0.005);
+    for (int i = 0; i < k; i++) {
       ok += comp[i].status == KINFER_OK;
       kinfer_response_free(comp[i].resp);
     }
-    got += n;
+    got += k;
   }
-  ck_assert_int_eq(ok, 10);
-  ck_assert_uint_le(max_streams, 1);
+  ck_assert_int_eq(ok, n);
+  ck_assert_uint_le(max_streams, (uint64_t)atoi(limit));
   kinfer_stats st;
   kinfer_client_stats(c, &st);
   ck_assert_uint_eq(st.connections_opened, 1);
+  ck_assert_uint_eq(st.retries, 0); /* nothing was refused */
   kinfer_request_free(r);
   kinfer_cq_free(q);
   kinfer_client_close(c);
   ck_assert_int_eq(test_server_stop(&s), 0);
 }
+
+/* L3: MAX_CONCURRENT_STREAMS 1 and 10 concurrent calls. */
+START_TEST(l3_one_stream_at_a_time) { stream_limit(10, "1", "20"); }
+END_TEST
+
+/* L4: 200 calls submitted before the server's SETTINGS arrive, limit 5. */
+START_TEST(l4_calls_before_settings) { stream_limit(200, "5", "1"); }
 END_TEST
 
 static Suite *suite(void) {
@@ -163,6 +172,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, l7_ping_finds_black_hole);
   tcase_add_test(tc, keepalive_idle_connection_stays);
   tcase_add_test(tc, l3_one_stream_at_a_time);
+  tcase_add_test(tc, l4_calls_before_settings);
   suite_add_tcase(s, tc);
   return s;
 }
