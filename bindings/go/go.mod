@@ -1,0 +1,3 @@
+module github.com/kinfer/kinfer/bindings/go
+
+go 1.24
