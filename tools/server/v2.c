@@ -550,6 +550,17 @@ void ks_v2_response_free(ks_infer_response *res)
   memset(res, 0, sizeof *res);
 }
 
+/* Floats always look like floats, as Python's json prints them ("1.0",
+ * "-0.0"): a reader that parses "-0" as an integer would lose the sign. */
+static int mark_float(char *s, size_t n, int len)
+{
+  if (len > 0 && (size_t)len + 2 < n && !strpbrk(s, ".eE")) {
+    memcpy(s + len, ".0", 3);
+    len += 2;
+  }
+  return len;
+}
+
 /* Prints the shortest text that reads back as the same float. */
 static int print_fp32(char *s, size_t n, float f)
 {
@@ -559,7 +570,7 @@ static int print_fp32(char *s, size_t n, float f)
     if (strtof(s, NULL) == f)
       break;
   }
-  return len;
+  return mark_float(s, n, len);
 }
 
 static int print_fp64(char *s, size_t n, double d)
@@ -570,7 +581,7 @@ static int print_fp64(char *s, size_t n, double d)
     if (strtod(s, NULL) == d)
       break;
   }
-  return len;
+  return mark_float(s, n, len);
 }
 
 /* True if s holds well-formed UTF-8 (no overlongs, surrogates or values
