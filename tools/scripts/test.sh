@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: installs what is needed, then builds and runs
-# every test twice: a normal build with warnings as errors, and an
-# AddressSanitizer + UndefinedBehaviorSanitizer build.
+# Runs the whole test suite: installs what is needed, then builds with
+# warnings as errors and runs every test in a normal build and in an
+# AddressSanitizer + UndefinedBehaviorSanitizer build, the threaded tests in a
+# ThreadSanitizer build, and the integration tests' clients under valgrind.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 jobs=$(nproc)
@@ -25,6 +26,15 @@ UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   run_suite asan "" -DCMAKE_BUILD_TYPE=Debug -DKINFER_SANITIZE=address,undefined
 # ThreadSanitizer on the tests that share clients between threads.
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-  run_suite tsan "-R (it_basic|it_async|check_session)" \
+  run_suite tsan "-R (it_basic|it_async|it_conn|it_retry|check_session)" \
   -DCMAKE_BUILD_TYPE=Debug -DKINFER_SANITIZE=thread -DKINFER_BUILD_EXAMPLES=OFF
+# valgrind memcheck on the client side of the integration tests (those
+# without tight timing, which valgrind's slowdown would distort).
+echo "=== valgrind ==="
+rel="$top/build-test-release"
+for t in it_basic it_async it_logging it_parity; do
+  KINFER_SERVER="$rel/kinfer-server" KINFER_SOURCE_DIR="$top" CK_FORK=no \
+    valgrind -q --error-exitcode=99 --leak-check=full \
+    --errors-for-leak-kinds=definite,indirect "$rel/tests/$t"
+done
 echo "=== all suites passed ==="
