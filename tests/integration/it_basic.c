@@ -430,6 +430,58 @@ START_TEST(test_connection_refused) {
 }
 END_TEST
 
+/* Path-based routing: the server answers only under /serving/ns (as a
+ * gateway routing by path would); the base URL's path is kept, joined with
+ * one '/', and its query string is kept. */
+START_TEST(test_path_based_routing) {
+  test_server gw;
+  const char *args[] = {"--path-prefix", "/serving/ns", NULL};
+  ck_assert_int_eq(test_server_start(&gw, args), 0);
+  const char *suffixes[] = {"/serving/ns", "/serving/ns/", "/serving/ns?tenant=a"};
+  for (size_t i = 0; i < 3; i++) {
+    char base[160];
+    snprintf(base, sizeof base, "%s%s", gw.url, suffixes[i]);
+    kinfer_client *c = client_for("v2", _i);
+    kinfer_error err;
+    bool b = false;
+    ck_assert_msg(kinfer_is_server_live(c, base, NULL, 5, &b, &err) == KINFER_OK, "%s: %s", base, err.message);
+    ck_assert(b);
+    b = false;
+    ck_assert_int_eq(kinfer_is_server_ready(c, base, NULL, 5, &b, &err), KINFER_OK);
+    ck_assert(b);
+    b = false;
+    ck_assert_int_eq(kinfer_is_model_ready(c, base, "echo", NULL, 5, &b, &err), KINFER_OK);
+    ck_assert(b);
+    int64_t shape[] = {2};
+    int32_t v[] = {7, 8};
+    kinfer_request *r = kinfer_request_new();
+    kinfer_input_set_data(kinfer_request_add_input(r, "x", KINFER_INT32, shape, 1), v, sizeof v);
+    kinfer_response *out = NULL;
+    ck_assert_msg(kinfer_infer(c, base, r, "echo", NULL, NULL, false, 5, &out, &err) == KINFER_OK, "%s", err.message);
+    ck_assert(memcmp(kinfer_tensor_data(kinfer_response_output(out, 0)), v, sizeof v) == 0);
+    kinfer_response_free(out);
+    kinfer_client_close(c);
+    c = client_for("v1", _i);
+    b = false;
+    ck_assert_int_eq(kinfer_is_server_live(c, base, NULL, 5, &b, &err), KINFER_OK);
+    ck_assert(b);
+    ck_assert_int_eq(kinfer_infer(c, base, r, "echo", NULL, NULL, false, 5, &out, &err), KINFER_OK);
+    ck_assert_ptr_nonnull(kinfer_response_output_by_name(out, "predictions"));
+    kinfer_response_free(out);
+    kinfer_request_free(r);
+    kinfer_client_close(c);
+  }
+  /* without the path the server has nothing there */
+  kinfer_client *c = client_for("v2", _i);
+  bool b;
+  kinfer_error err;
+  ck_assert_int_eq(kinfer_is_server_live(c, gw.url, NULL, 5, &b, &err), KINFER_EHTTP);
+  ck_assert_int_eq(err.http_status, 404);
+  kinfer_client_close(c);
+  ck_assert_int_eq(test_server_stop(&gw), 0);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("basic");
   TCase *tc = tcase_create("kinfer-server");
@@ -445,6 +497,7 @@ static Suite *suite(void) {
   tcase_add_loop_test(tc, test_connection_reuse, 0, 2);
   tcase_add_loop_test(tc, test_threads_share_one_client, 0, 2);
   tcase_add_loop_test(tc, test_connection_refused, 0, 2);
+  tcase_add_loop_test(tc, test_path_based_routing, 0, 2);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -182,7 +182,7 @@ static int parse_request_line(h1_state *h, char *line, bool *http10)
   if (target[0] != '/')
     return -1;
   memcpy(h->req.method, line, (size_t)(sp1 - line) + 1);
-  h->req.path = strndup(target, strcspn(target, "?#"));
+  h->req.path = ks_request_path(target, strlen(target));
   return h->req.path ? 0 : -1;
 }
 

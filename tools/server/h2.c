@@ -198,7 +198,7 @@ static void store_header(h2_stream *s, const uint8_t *name, size_t namelen,
       memcpy(s->req.method, value, valuelen + 1);
   } else if (IS(":path")) {
     free(s->req.path);
-    s->req.path = strndup((const char *)value, strcspn((const char *)value, "?#"));
+    s->req.path = ks_request_path((const char *)value, valuelen);
     if (!s->req.path)
       stream_fail(s, 500, "out of memory");
   } else if (IS("content-length")) {

@@ -60,3 +60,22 @@ const char *ks_status_text(int status)
   default: return "Unknown";
   }
 }
+
+char *ks_request_path(const char *target, size_t n)
+{
+  size_t len = 0;
+  while (len < n && target[len] != '?' && target[len] != '#')
+    len++;
+  size_t skip = 0;
+  if (ks_cfg.path_prefix) {
+    size_t p = ks_cfg.path_prefix_len;
+    bool inside = len >= p && memcmp(target, ks_cfg.path_prefix, p) == 0 &&
+                  (len == p || target[p] == '/');
+    if (!inside)
+      return strdup("");
+    skip = p;
+  }
+  if (len == skip) /* the prefix itself is the root */
+    return strdup("/");
+  return strndup(target + skip, len - skip);
+}

@@ -38,6 +38,8 @@ static const char usage[] =
   "  --max-body BYTES       largest request body accepted (default 536870912)\n"
   "  --delay-ms D           run every model D milliseconds after its request\n"
   "                         arrived, without blocking other requests\n"
+  "  --path-prefix P        serve every endpoint under the path P (as behind a\n"
+  "                         gateway that routes by path); others are 404\n"
   "  --quiet                print nothing but errors\n"
   "  --verbose              log one line per request to stderr\n"
   "  --help                 show this help\n"
@@ -124,7 +126,7 @@ enum {
   OPT_LISTEN = 256, OPT_PORT_FILE, OPT_TLS_CERT, OPT_TLS_KEY, OPT_THREADS, OPT_MAX_STREAMS,
   OPT_MAX_BODY, OPT_DELAY, OPT_QUIET, OPT_VERBOSE, OPT_HELP, OPT_VERSION, OPT_H1_ONLY,
   OPT_NO_ALPN_H2, OPT_REFUSE, OPT_GOAWAY, OPT_DROP, OPT_STATUS, OPT_STATUS_EVERY,
-  OPT_RETRY_AFTER,
+  OPT_RETRY_AFTER, OPT_PATH_PREFIX,
 };
 
 static const struct option options[] = {
@@ -148,6 +150,7 @@ static const struct option options[] = {
   {"status", required_argument, NULL, OPT_STATUS},
   {"status-every", required_argument, NULL, OPT_STATUS_EVERY},
   {"retry-after", required_argument, NULL, OPT_RETRY_AFTER},
+  {"path-prefix", required_argument, NULL, OPT_PATH_PREFIX},
   {NULL, 0, NULL, 0},
 };
 
@@ -166,6 +169,15 @@ static int parse_option(int opt, char *arg)
   case OPT_PORT_FILE: ks_cfg.port_file = arg; return 0;
   case OPT_TLS_CERT: ks_cfg.tls_cert = arg; return 0;
   case OPT_TLS_KEY: ks_cfg.tls_key = arg; return 0;
+  case OPT_PATH_PREFIX:
+    /* "/serving/ns" or "/serving/ns/": kept without the trailing '/' */
+    if (arg[0] != '/' || strlen(arg) < 2) {
+      fprintf(stderr, KS_NAME ": --path-prefix must start with '/' and not be '/'\n");
+      return -1;
+    }
+    ks_cfg.path_prefix = arg;
+    ks_cfg.path_prefix_len = strlen(arg) - (arg[strlen(arg) - 1] == '/');
+    return 0;
   case OPT_QUIET: ks_cfg.verbosity = -1; return 0;
   case OPT_VERBOSE: ks_cfg.verbosity = 1; return 0;
   case OPT_H1_ONLY: ks_cfg.h1_only = true; return 0;

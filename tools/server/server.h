@@ -44,6 +44,8 @@ typedef struct ks_config {
   int status_code;        /* with status_every: answer this instead */
   unsigned status_every;
   int retry_after;        /* seconds, -1 for none */
+  const char *path_prefix; /* serve under this path, or NULL */
+  size_t path_prefix_len;  /* without a trailing '/' */
 } ks_config;
 
 extern ks_config ks_cfg;
@@ -88,6 +90,10 @@ typedef struct ks_response {
 } ks_response;
 
 void ks_request_free(ks_request *r);
+/* The routing path of a request target (|n| bytes): without the query, and
+ * without --path-prefix ("" when outside it, which no route matches).
+ * Malloc'd; NULL when out of memory. */
+char *ks_request_path(const char *target, size_t n);
 void ks_response_init(ks_response *r);
 void ks_response_free(ks_response *r);
 /* Replaces the response with `status` and body {"error": msg}. */
