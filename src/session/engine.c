@@ -285,6 +285,21 @@ static bool retry_on_status(ki_xfer_priv *p) {
   return true;
 }
 
+void ki_xfer_fail_lost(ki_xfer_priv *p, bool stale_idle, const char *msg) {
+  if (!p->req_written)
+    ki_xfer_fail(p, KI_FAIL_NOT_SENT, KINFER_ECONNECT,
+                 "%s before the request was sent", msg);
+  else if (p->resp_started)
+    ki_xfer_fail(p, KI_FAIL_FATAL, KINFER_EBADRESPONSE,
+                 "%s: response cut short", msg);
+  else if (stale_idle)
+    ki_xfer_fail(p, KI_FAIL_STALE_IDLE, KINFER_EUNKNOWN_OUTCOME,
+                 "%s on a reused connection after the request was sent", msg);
+  else
+    ki_xfer_fail(p, KI_FAIL_LOST, KINFER_EUNKNOWN_OUTCOME,
+                 "%s after the request was sent", msg);
+}
+
 void ki_xfer_succeed(ki_xfer_priv *p) {
   p->err_code = KINFER_OK;
   log_attempt(p, KINFER_OK);

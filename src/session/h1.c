@@ -483,21 +483,10 @@ static void h1_fail_all(ki_conn *c, int code, const char *msg) {
   ki_xfer_priv *p = take_cur(c);
   if (!p)
     return;
-  if (code != KINFER_EUNKNOWN_OUTCOME) {
+  if (code != KINFER_EUNKNOWN_OUTCOME)
     ki_xfer_fail(p, KI_FAIL_FATAL, code, "%s", msg);
-  } else if (!p->req_written) {
-    ki_xfer_fail(p, KI_FAIL_NOT_SENT, KINFER_ECONNECT,
-                 "%s before the request was sent", msg);
-  } else if (p->resp_started) {
-    ki_xfer_fail(p, KI_FAIL_FATAL, KINFER_EBADRESPONSE,
-                 "%s: response cut short", msg);
-  } else if (reused && nothing_read) {
-    ki_xfer_fail(p, KI_FAIL_STALE_IDLE, KINFER_EUNKNOWN_OUTCOME,
-                 "%s on a reused connection after the request was sent", msg);
-  } else {
-    ki_xfer_fail(p, KI_FAIL_LOST, KINFER_EUNKNOWN_OUTCOME,
-                 "%s after the request was sent", msg);
-  }
+  else
+    ki_xfer_fail_lost(p, reused && nothing_read, msg);
 }
 
 const ki_proto_ops ki_h1_ops = {

@@ -509,15 +509,8 @@ static void h2_fail_all(ki_conn *c, int code, const char *msg) {
     else if (h->goaway && p->stream_id > h->goaway_last_id)
       ki_xfer_fail(p, KI_FAIL_REFUSED, KINFER_EREFUSED,
                    "%s; the request was not processed (GOAWAY)", msg);
-    else if (!p->req_written)
-      ki_xfer_fail(p, KI_FAIL_NOT_SENT, KINFER_ECONNECT,
-                   "%s before the request was sent", msg);
-    else if (p->resp_started)
-      ki_xfer_fail(p, KI_FAIL_FATAL, KINFER_EBADRESPONSE,
-                   "%s: response cut short", msg);
     else
-      ki_xfer_fail(p, KI_FAIL_LOST, KINFER_EUNKNOWN_OUTCOME,
-                   "%s after the request was sent", msg);
+      ki_xfer_fail_lost(p, false, msg);
   }
 }
 

@@ -124,6 +124,12 @@ struct ki_xfer_priv {
  * completes the xfer with |code| and the formatted message. */
 void ki_xfer_fail(ki_xfer_priv *p, ki_fail_class cls, int code,
                   const char *fmt, ...) KI_PRINTF(4, 5);
+/* The connection under |p| was lost (|p| already detached): fails the
+ * attempt by how far it got.  Not written: not sent (retried); response
+ * begun: cut short (never retried); otherwise outcome unknown (retried only
+ * when idempotent), which |stale_idle| marks as a reused HTTP/1.1
+ * connection that the server had closed while idle. */
+void ki_xfer_fail_lost(ki_xfer_priv *p, bool stale_idle, const char *msg);
 /* The attempt produced a whole response (status, headers, body in |p|).
  * |p| must already be detached from its connection. */
 void ki_xfer_succeed(ki_xfer_priv *p);
