@@ -14,6 +14,7 @@
 #include <kinfer/kinfer.h>
 
 #include "harness.h"
+#include "check_main.h"
 
 static test_server S;
 
@@ -502,10 +503,4 @@ static Suite *suite(void) {
   return s;
 }
 
-int main(void) {
-  SRunner *sr = srunner_create(suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+KINFER_CHECK_MAIN(suite)

@@ -15,6 +15,7 @@
 #include <kinfer/kinfer.h>
 
 #include "harness.h"
+#include "check_main.h"
 
 enum { THREADS = 32, CALLS = 2000, WINDOW = 8 };
 
@@ -192,10 +193,4 @@ static Suite *suite(void) {
   return s;
 }
 
-int main(void) {
-  SRunner *sr = srunner_create(suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+KINFER_CHECK_MAIN(suite)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <kinfer/kinfer.h>
+#include "check_main.h"
 
 typedef struct mock {
   /* what the client sent */
@@ -391,10 +392,4 @@ static Suite *suite(void) {
   return s;
 }
 
-int main(void) {
-  SRunner *sr = srunner_create(suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+KINFER_CHECK_MAIN(suite)

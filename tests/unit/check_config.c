@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "internal.h"
+#include "check_main.h"
 
 START_TEST(test_defaults) {
   kinfer_config *c = kinfer_config_new();
@@ -174,10 +175,4 @@ static Suite *suite(void) {
   return s;
 }
 
-int main(void) {
-  SRunner *sr = srunner_create(suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+KINFER_CHECK_MAIN(suite)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "check_main.h"
 
 START_TEST(test_add_get_order) {
   kinfer_headers *h = kinfer_headers_new();
@@ -110,10 +111,4 @@ static Suite *suite(void) {
   return s;
 }
 
-int main(void) {
-  SRunner *sr = srunner_create(suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+KINFER_CHECK_MAIN(suite)

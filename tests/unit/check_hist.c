@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "bench/hist.h"
+#include "check_main.h"
 
 static kb_hist H;
 
@@ -105,10 +106,4 @@ static Suite *suite(void) {
   return s;
 }
 
-int main(void) {
-  SRunner *sr = srunner_create(suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+KINFER_CHECK_MAIN(suite)

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "retry.h"
+#include "check_main.h"
 
 #define MS 1000000LL
 
@@ -168,10 +169,4 @@ static Suite *retry_suite(void) {
   return s;
 }
 
-int main(void) {
-  SRunner *sr = srunner_create(retry_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+KINFER_CHECK_MAIN(retry_suite)

@@ -29,6 +29,7 @@
 #include "config.h"
 #include "internal.h"
 #include "session/session.h"
+#include "check_main.h"
 
 /* ------------------------------------------------------------------------ */
 /* Completion tracking                                                       */
@@ -1939,10 +1940,4 @@ static Suite *session_suite(void) {
   return s;
 }
 
-int main(void) {
-  SRunner *sr = srunner_create(session_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+KINFER_CHECK_MAIN(session_suite)

@@ -5,6 +5,7 @@
 
 #include "internal.h"
 #include "session/session.h"
+#include "check_main.h"
 
 static ki_url u;
 static kinfer_error err;
@@ -146,10 +147,4 @@ static Suite *url_suite(void) {
   return s;
 }
 
-int main(void) {
-  SRunner *sr = srunner_create(url_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+KINFER_CHECK_MAIN(url_suite)
