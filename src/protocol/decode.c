@@ -102,10 +102,7 @@ static bool number_value(json_object *v, bool single, double *d, float *fl) {
   return single ? ki_num_parse_f32(s, n, fl) : ki_num_parse_f64(s, n, d);
 }
 
-/* Rounds |d| to nearest-even in a binary format with |mbits| mantissa bits
- * and exponent bias |bias| (FP16: 10, 15; BF16: 7, 127).  False when the
- * result overflows. */
-static bool to_small_float(double d, int mbits, int bias, uint16_t *out) {
+bool ki_to_small_float(double d, int mbits, int bias, uint16_t *out) {
   uint64_t bits;
   memcpy(&bits, &d, 8);
   uint16_t sign = (uint16_t)((bits >> 63) << 15);
@@ -168,7 +165,7 @@ static int store_elem(fill *f, json_object *v, kinfer_error *err) {
     uint16_t h;
     bool fp16 = t->dt == KINFER_FP16;
     if (!number_value(v, false, &d, &fl) ||
-        !to_small_float(d, fp16 ? 10 : 7, fp16 ? 15 : 127, &h))
+        !ki_to_small_float(d, fp16 ? 10 : 7, fp16 ? 15 : 127, &h))
       return bad(err, t, fp16 ? "expected a number in FP16 range"
                               : "expected a number in BF16 range",
                  f->i);
@@ -268,6 +265,67 @@ static bool has_outputs_array(json_object *root) {
          json_object_is_type(o, json_type_array);
 }
 
+static void reset(kinfer_response *resp) {
+  for (size_t i = 0; i < resp->noutputs; i++) ki_tensor_clear(&resp->outputs[i]);
+  free(resp->outputs);
+  resp->outputs = NULL;
+  resp->noutputs = 0;
+  free(resp->model_name);
+  free(resp->model_version);
+  free(resp->id);
+  resp->model_name = resp->model_version = resp->id = NULL;
+  ki_params_clear(&resp->params);
+}
+
+/* Parses and decodes the JSON part; with |fast|, V2 data arrays go through
+ * the data codec (see datacodec.c).  Sets *redo when the fast path was not
+ * sure of its result and the response must be decoded without it. */
+static int decode_json(kinfer_response *resp, enum ki_decode_mode mode,
+                       bool binary, bool fast, bool *redo,
+                       kinfer_error *err) {
+  const char *text = resp->json;
+  size_t len = resp->json_len;
+  ki_buf masked = {0};
+  ki_data_spans spans = {0};
+  int rc;
+  if (fast && mode != KI_DECODE_V1) {
+    rc = ki_v2_mask_data(text, len, &masked, &spans);
+    if (rc < 0) {
+      rc = ki_error_set(err, KINFER_ENOMEM, "out of memory");
+      goto out;
+    }
+    if (rc == 1) {
+      text = masked.data;
+      len = masked.len;
+    }
+  }
+  json_object *root;
+  rc = ki_json_parse(text, len, KI_JSON_MAX_DEPTH, "response",
+                     KINFER_EBADRESPONSE, &root, err);
+  if (rc) {
+    /* The error must not depend on what was cut out. */
+    *redo = spans.count > 0;
+    goto out;
+  }
+  if (mode == KI_DECODE_AUTO)
+    mode = (binary || has_outputs_array(root)) ? KI_DECODE_V2 : KI_DECODE_V1;
+  if (mode == KI_DECODE_V2)
+    rc = ki_v2_decode(resp, root, binary ? resp->json + resp->json_len : NULL,
+                      resp->len - resp->json_len, spans.count ? &spans : NULL,
+                      err);
+  else
+    rc = ki_v1_decode(resp, root, err);
+  json_object_put(root);
+  /* A cut value the decoder did not claim (a duplicate key, a document
+   * decoded as V1, an error before it) was never checked. */
+  for (size_t i = 0; i < spans.count; i++)
+    if (!spans.used[i]) *redo = true;
+out:
+  ki_buf_free(&masked);
+  ki_data_spans_free(&spans);
+  return rc;
+}
+
 static int decode_body(kinfer_response *resp, enum ki_decode_mode mode,
                        const char *ihcl, kinfer_error *err) {
   size_t json_len = resp->len;
@@ -278,19 +336,11 @@ static int decode_body(kinfer_response *resp, enum ki_decode_mode mode,
   }
   resp->json = resp->body ? resp->body : "";
   resp->json_len = json_len;
-  json_object *root;
-  int rc = ki_json_parse(resp->json, json_len, KI_JSON_MAX_DEPTH, "response",
-                         KINFER_EBADRESPONSE, &root, err);
-  if (rc) return rc;
-  if (mode == KI_DECODE_AUTO)
-    mode = (binary || has_outputs_array(root)) ? KI_DECODE_V2 : KI_DECODE_V1;
-  if (mode == KI_DECODE_V2)
-    rc = ki_v2_decode(resp, root, binary ? resp->json + json_len : NULL,
-                      resp->len - json_len, err);
-  else
-    rc = ki_v1_decode(resp, root, err);
-  json_object_put(root);
-  return rc;
+  bool redo = false;
+  int rc = decode_json(resp, mode, binary, true, &redo, err);
+  if (rc == KINFER_ENOMEM || !redo) return rc;
+  reset(resp);
+  return decode_json(resp, mode, binary, false, &redo, err);
 }
 
 int ki_decode_response(enum ki_decode_mode mode, char *body, size_t len,

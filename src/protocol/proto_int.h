@@ -171,14 +171,49 @@ void ki_tensor_clear(struct kinfer_tensor *t);
 int ki_tensor_from_json(struct kinfer_tensor *t, json_object *data,
                         kinfer_error *err);
 
+/* Rounds |d| to nearest-even in a binary format with |mbits| mantissa bits
+ * and exponent bias |bias| (FP16: 10, 15; BF16: 7, 127).  False when the
+ * result overflows. */
+bool ki_to_small_float(double d, int mbits, int bias, uint16_t *out);
+
+/* ---- the data codec (datacodec.c) ---------------------------------------- */
+
+/* The "data" values cut out of a V2 response by ki_v2_mask_data. */
+typedef struct ki_data_spans {
+  ki_span *v;
+  bool *used;                /* claimed by the decoder                     */
+  size_t count;
+  size_t cap;
+} ki_data_spans;
+
+/* Copies the JSON text |s| (|n| bytes) into |out| with the value of every
+ * "data" member of every object in the root object's "outputs" array
+ * replaced by its index in |spans| (appended there).  Returns 1 when it
+ * did, 0 when there is nothing to cut or the text is not plain enough to
+ * be sure (|out| and |spans| then empty: parse |s| itself), KINFER_ENOMEM. */
+int ki_v2_mask_data(const char *s, size_t n, ki_buf *out, ki_data_spans *spans);
+void ki_data_spans_free(ki_data_spans *s);
+/* ki_tensor_from_json from the JSON text of the data value instead of a
+ * json-c tree: the same checks and error codes. */
+int ki_tensor_from_text(struct kinfer_tensor *t, const char *s, size_t n,
+                        kinfer_error *err);
+/* Writes the |count| elements of |in| (checked by ki_input_check) as JSON
+ * values separated by commas.  KINFER_EINPUT for NaN/Inf, BYTES that are
+ * not UTF-8, FP16/BF16; KINFER_ENOMEM; the error is set. */
+int ki_input_write_flat(ki_buf *b, const struct kinfer_input *in, size_t count,
+                        kinfer_error *err);
+
 /* ---- v1.c / v2.c ------------------------------------------------------- */
 
 int ki_v2_encode(const kinfer_request *r, ki_encoded *out, kinfer_error *err);
 int ki_v1_encode(const kinfer_request *r, ki_encoded *out, kinfer_error *err);
 /* Fill |resp| (which owns the body) from the parsed JSON part.  |bin| and
- * |binlen| are the bytes after the JSON part (binary extension), or NULL/0. */
+ * |binlen| are the bytes after the JSON part (binary extension), or NULL/0.
+ * |spans| is NULL, or the data values cut out of the text |root| was parsed
+ * from (ki_v2_mask_data): each claimed one is marked used. */
 int ki_v2_decode(kinfer_response *resp, json_object *root,
-                 const char *bin, size_t binlen, kinfer_error *err);
+                 const char *bin, size_t binlen, ki_data_spans *spans,
+                 kinfer_error *err);
 int ki_v1_decode(kinfer_response *resp, json_object *root, kinfer_error *err);
 
 /* Appends one iovec segment to |e| (the array grows as needed). */

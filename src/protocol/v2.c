@@ -60,14 +60,8 @@ static int write_shape(ki_buf *b, const struct kinfer_input *in,
 
 static int write_data(ki_buf *b, const struct kinfer_input *in, size_t count,
                       kinfer_error *err) {
-  size_t off = 0;
   TRY(put(b, ",\"data\":[", err));
-  for (size_t i = 0; i < count; i++) {
-    if (i) TRY(put(b, ",", err));
-    int rc = ki_input_write_elem(b, in, i, &off, err);
-    if (rc == KINFER_ENOMEM) return oom(err);
-    if (rc) return rc;
-  }
+  TRY(ki_input_write_flat(b, in, count, err));
   return put(b, "]", err);
 }
 
@@ -261,7 +255,8 @@ static int decode_binary(struct kinfer_tensor *t, int64_t size, bin_reader *br,
 }
 
 static int decode_output(struct kinfer_tensor *t, json_object *obj, size_t i,
-                         bin_reader *br, kinfer_error *err) {
+                         bin_reader *br, ki_data_spans *spans,
+                         kinfer_error *err) {
   if (!json_object_is_type(obj, json_type_object))
     return bad_output(err, i, "not an object");
   json_object *name = member(obj, "name", json_type_string);
@@ -291,7 +286,15 @@ static int decode_output(struct kinfer_tensor *t, json_object *obj, size_t i,
   if (!has_data)
     return ki_error_set(err, KINFER_EBADRESPONSE, "output '%s' has no data",
                         t->name);
-  return ki_tensor_from_json(t, data, err);
+  if (!spans) return ki_tensor_from_json(t, data, err);
+  /* Every data value was cut out and replaced by its index. */
+  int64_t k = json_object_get_int64(data);
+  if (!json_object_is_type(data, json_type_int) || k < 0 ||
+      (uint64_t)k >= spans->count)
+    return ki_error_set(err, KINFER_EBADRESPONSE, "output '%s': bad data",
+                        t->name);
+  spans->used[k] = true;
+  return ki_tensor_from_text(t, spans->v[k].p, spans->v[k].n, err);
 }
 
 static int decode_envelope(kinfer_response *resp, json_object *root,
@@ -305,7 +308,7 @@ static int decode_envelope(kinfer_response *resp, json_object *root,
 }
 
 int ki_v2_decode(kinfer_response *resp, json_object *root, const char *bin,
-                 size_t binlen, kinfer_error *err) {
+                 size_t binlen, ki_data_spans *spans, kinfer_error *err) {
   if (!json_object_is_type(root, json_type_object))
     return ki_error_set(err, KINFER_EBADRESPONSE,
                         "V2 response is not a JSON object");
@@ -320,7 +323,7 @@ int ki_v2_decode(kinfer_response *resp, json_object *root, const char *bin,
   for (size_t i = 0; i < n; i++) {
     resp->noutputs = i + 1;
     TRY(decode_output(&resp->outputs[i], json_object_array_get_idx(outs, i), i,
-                      &br, err));
+                      &br, spans, err));
   }
   if (bin && br.off != br.len)
     return ki_error_set(err, KINFER_EBADRESPONSE,
