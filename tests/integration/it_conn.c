@@ -166,6 +166,61 @@ END_TEST
 START_TEST(l4_calls_before_settings) { stream_limit(200, "5", "1"); }
 END_TEST
 
+/* L1/L2: the server drains every connection with a two-phase GOAWAY after
+ * 50 streams (nginx does so after 1000); 50 callers keep calling.  No caller
+ * sees an error, nothing runs twice, and connections are replaced one at a
+ * time, not one per request. */
+START_TEST(l1_l2_goaway_under_load) {
+  enum { CALLERS = 50, EACH = 20, TOTAL = CALLERS * EACH };
+  test_server s;
+  const char *args[] = {"--goaway-after", "50", NULL};
+  ck_assert_int_eq(test_server_start(&s, args), 0);
+  kinfer_client *c = h2_client(30, 10);
+  kinfer_cq *q = kinfer_cq_new();
+  kinfer_request *r = add_sub_request();
+  int in_flight = 0, ok = 0, done = 0, submitted = 0;
+  char id[32];
+  while (done < TOTAL) {
+    /* keep CALLERS calls in flight, each with its own request id */
+    while (in_flight < CALLERS && submitted < TOTAL) {
+      snprintf(id, sizeof id, "l2-%d", submitted);
+      kinfer_request_set_id(r, id);
+      ck_assert_int_eq(kinfer_infer_cq(c, s.url, r, "add_sub", NULL, false, 30, q, (uintptr_t)submitted), KINFER_OK);
+      submitted++;
+      in_flight++;
+    }
+    kinfer_completion comp[64];
+    int k = kinfer_cq_next(q, comp, 64, 30);
+    ck_assert_int_gt(k, 0);
+    for (int i = 0; i < k; i++) {
+      ck_assert_msg(comp[i].status == KINFER_OK, "call %lu: %s", (unsigned long)comp[i].tag,
+                    comp[i].err.message);
+      ok++;
+      kinfer_response_free(comp[i].resp);
+    }
+    in_flight -= k;
+    done += k;
+  }
+  ck_assert_int_eq(ok, TOTAL);
+  long execs = 0, dups = -1;
+  ck_assert_int_eq(test_server_executions(&s, &execs, &dups), 0);
+  ck_assert_int_eq(execs, TOTAL); /* every call ran exactly once */
+  ck_assert_int_eq(dups, 0);
+  kinfer_stats st;
+  kinfer_client_stats(c, &st);
+  /* connections were drained and replaced (a connection may finish more
+   * than 50 streams: those opened before the final GOAWAY complete), one
+   * at a time, never anything like one per request */
+  ck_assert_uint_gt(st.connections_opened, 1);
+  ck_assert_uint_le(st.connections_opened, TOTAL / 50 * 2);
+  ck_assert_uint_eq(st.streams_in_flight, 0);
+  kinfer_request_free(r);
+  kinfer_cq_free(q);
+  kinfer_client_close(c);
+  ck_assert_int_eq(test_server_stop(&s), 0);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("connections");
   TCase *tc = tcase_create("lifecycle");
@@ -174,6 +229,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, keepalive_idle_connection_stays);
   tcase_add_test(tc, l3_one_stream_at_a_time);
   tcase_add_test(tc, l4_calls_before_settings);
+  tcase_add_test(tc, l1_l2_goaway_under_load);
   suite_add_tcase(s, tc);
   return s;
 }

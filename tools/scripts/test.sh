@@ -17,7 +17,7 @@ run_suite() { # name, ctest selection ("" = all), extra cmake args...
   cmake --build "$build" -j"$jobs"
   echo "=== $name tests ==="
   # shellcheck disable=SC2086
-  (cd "$build" && ctest --output-on-failure -j"$jobs" $select)
+  (cd "$build" && ctest --output-on-failure -j"$jobs" -LE exhaustive $select)
 }
 
 run_suite release "" -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -28,6 +28,10 @@ UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
   run_suite tsan "-R (it_basic|it_async|it_conn|it_retry|it_threads|check_session)" \
   -DCMAKE_BUILD_TYPE=Debug -DKINFER_SANITIZE=thread -DKINFER_BUILD_EXAMPLES=OFF
+# Every float32 bit pattern printed and parsed back (minutes, both cores).
+echo "=== exhaustive float32 round trip ==="
+(cd "$top/build-test-release" && ctest --output-on-failure -L exhaustive)
+
 # valgrind memcheck on the client side of the integration tests (those
 # without tight timing, which valgrind's slowdown would distort).
 echo "=== valgrind ==="
