@@ -18,6 +18,32 @@ static void sleep_ms(int ms) {
   nanosleep(&ts, NULL);
 }
 
+/* Every peer started and not yet stopped: a failed check skips the test's
+ * own stop, so whatever is left is killed when the program exits. */
+static pid_t live[64];
+
+static void kill_leftovers(void) {
+  for (size_t i = 0; i < sizeof live / sizeof live[0]; i++)
+    if (live[i] > 0) {
+      kill(live[i], SIGKILL);
+      waitpid(live[i], NULL, 0);
+      live[i] = 0;
+    }
+}
+
+static void track(pid_t pid, pid_t replace) {
+  static bool registered;
+  if (!registered) {
+    atexit(kill_leftovers);
+    registered = true;
+  }
+  for (size_t i = 0; i < sizeof live / sizeof live[0]; i++)
+    if (live[i] == replace) {
+      live[i] = pid;
+      return;
+    }
+}
+
 static int spawn_and_wait(test_server *s, const char *const *argv, bool tls,
                           int wait_s) {
   char portfile[128];
@@ -34,6 +60,7 @@ static int spawn_and_wait(test_server *s, const char *const *argv, bool tls,
     execvp(full[0], (char *const *)full);
     _exit(127);
   }
+  track(s->pid, 0);
   for (int waited = 0; waited < wait_s * 1000; waited += 10) {
     FILE *f = fopen(portfile, "r");
     if (f) {
@@ -94,6 +121,7 @@ int test_peer_start(test_server *s, const char *const *argv, int wait_s) {
 int test_server_stop(test_server *s) {
   int status = -1;
   if (s->pid > 0) {
+    track(0, s->pid);
     kill(s->pid, SIGTERM);
     int st = 0;
     for (int waited = 0; waited < 10000; waited += 10) {
