@@ -8,7 +8,7 @@ pkgs=(build-essential cmake pkg-config libnghttp2-dev libssl-dev libjson-c-dev
 test_deps=false
 if [ "${1:-}" = "--test" ]; then
   test_deps=true
-  pkgs+=(valgrind locales nghttp2-server)
+  pkgs+=(valgrind locales nghttp2-server nghttp2-proxy nginx-light)
 fi
 
 missing=()
