@@ -328,7 +328,9 @@ static int perform_engine(call *k) {
   ki_xfer *x = &k->xfer;
   xfer_fill(k, on_xfer_done);
   if (sem_init(&k->done, 0, 0) != 0) return KINFER_ENOMEM;
-  int rc = ki_engine_submit(k->client->engine, x);
+  /* The calling thread drives the loop itself when it is free: no hand-off
+   * to the I/O thread and back for a lone synchronous call. */
+  int rc = ki_engine_run(k->client->engine, x);
   if (rc) {
     sem_destroy(&k->done);
     snprintf(k->message, sizeof k->message, "%s", kinfer_strerror(rc));

@@ -441,6 +441,10 @@ void ki_xfer_wait_pool(ki_xfer_priv *p) {
 /* ---- submission ------------------------------------------------------------ */
 
 void ki_engine_wake(ki_engine *e) {
+  /* One eventfd write until the loop consumes it: submissions that come
+   * while a wake-up is pending ride on it. */
+  if (atomic_exchange(&e->wake_pending, true))
+    return;
   uint64_t one = 1;
   ssize_t n;
   do
@@ -448,7 +452,8 @@ void ki_engine_wake(ki_engine *e) {
   while (n < 0 && errno == EINTR);
 }
 
-int ki_engine_submit(ki_engine *e, ki_xfer *x) {
+/* Validates |x| and makes its private part, not yet queued anywhere. */
+static int xfer_new(ki_engine *e, ki_xfer *x, ki_xfer_priv **out) {
   if (!e || !x || !x->method || !x->target || !x->authority || !x->done ||
       (!x->host && !e->cfg->unix_socket) ||
       (x->body_iovcnt && !x->body))
@@ -470,7 +475,15 @@ int ki_engine_submit(ki_engine *e, ki_xfer *x) {
   x->http_version = 0;
   x->message[0] = '\0';
   x->priv = p;
+  *out = p;
+  return KINFER_OK;
+}
 
+int ki_engine_submit(ki_engine *e, ki_xfer *x) {
+  ki_xfer_priv *p;
+  int rc = xfer_new(e, x, &p);
+  if (rc != KINFER_OK)
+    return rc;
   pthread_mutex_lock(&e->mu);
   if (e->stopping) {
     pthread_mutex_unlock(&e->mu);
@@ -513,6 +526,10 @@ static bool take_submissions(ki_engine *e) {
   uint64_t v;
   while (read(e->evfd, &v, sizeof v) < 0 && errno == EINTR)
     ;
+  /* After the read: a wake-up that skipped its write because one was
+   * pending has its submission queued already, and the drain below takes
+   * it; a later one writes again. */
+  atomic_store(&e->wake_pending, false);
   ki_list q, jobs;
   ki_list_init(&q);
   ki_list_init(&jobs);
@@ -658,30 +675,97 @@ static void engine_shutdown(ki_engine *e) {
   }
 }
 
+/* One turn of the loop: waits up to |timeout_ms| for events, handles them,
+ * runs due timers, dispatches, flushes.  Returns true when the engine is
+ * asked to stop. */
+static bool loop_turn(ki_engine *e, int timeout_ms) {
+  struct epoll_event evs[64];
+  int n = epoll_wait(e->epfd, evs, 64, timeout_ms);
+  bool stop = false;
+  for (int i = 0; i < n; i++) {
+    if (evs[i].data.ptr == NULL) {
+      stop |= take_submissions(e);
+      continue;
+    }
+    ki_conn *c = evs[i].data.ptr;
+    if (c->state != KI_CS_CLOSED)
+      ki_conn_on_events(c, evs[i].events);
+  }
+  timers_run(e);
+  run_kicks(e);
+  run_flushes(e);
+  bury_dead(e);
+  return stop;
+}
+
+/* Mutes or unmutes the loop's epoll set in the I/O thread's outer set.
+ * EPOLL_CTL_MOD allocates nothing, so it cannot fail for want of memory;
+ * unmuting a set with events pending wakes the I/O thread. */
+static void mute_io_thread(ki_engine *e, bool mute) {
+  struct epoll_event ev = {.events = mute ? 0 : EPOLLIN, .data.ptr = NULL};
+  (void)epoll_ctl(e->outerfd, EPOLL_CTL_MOD, e->epfd, &ev);
+}
+
 static void *engine_main(void *arg) {
   ki_engine *e = arg;
-  struct epoll_event evs[64];
+  pthread_mutex_lock(&e->loop_mu);
   for (;;) {
-    int n = epoll_wait(e->epfd, evs, 64, timers_wait_ms(e, ki_now_ns()));
-    bool stop = false;
-    for (int i = 0; i < n; i++) {
-      if (evs[i].data.ptr == NULL) {
-        stop |= take_submissions(e);
-        continue;
-      }
-      ki_conn *c = evs[i].data.ptr;
-      if (c->state != KI_CS_CLOSED)
-        ki_conn_on_events(c, evs[i].events);
-    }
-    timers_run(e);
-    run_kicks(e);
-    run_flushes(e);
-    bury_dead(e);
-    if (stop) {
+    /* Sleep without the loop, so a ki_engine_run caller can take it. */
+    int64_t now = ki_now_ns();
+    int ms = timers_wait_ms(e, now);
+    /* The first timer's own time, not now + ms (rounded up to whole ms):
+     * a caller leaving the loop compares timers against it. */
+    e->idle_until = ms < 0                ? INT64_MAX
+                    : ms == 60000         ? now + (int64_t)ms * 1000000
+                                          : e->heap[0]->when;
+    pthread_mutex_unlock(&e->loop_mu);
+    struct epoll_event ev;
+    (void)epoll_wait(e->outerfd, &ev, 1, ms);
+    pthread_mutex_lock(&e->loop_mu);
+    if (loop_turn(e, 0)) {
       engine_shutdown(e);
+      pthread_mutex_unlock(&e->loop_mu);
       return NULL;
     }
   }
+}
+
+int ki_engine_run(ki_engine *e, ki_xfer *x) {
+  if (!e || pthread_mutex_trylock(&e->loop_mu) != 0)
+    return ki_engine_submit(e, x);
+  ki_xfer_priv *p;
+  int rc = xfer_new(e, x, &p);
+  if (rc != KINFER_OK) {
+    pthread_mutex_unlock(&e->loop_mu);
+    return rc;
+  }
+  pthread_mutex_lock(&e->mu);
+  bool stopping = e->stopping;
+  pthread_mutex_unlock(&e->mu);
+  if (stopping) {
+    pthread_mutex_unlock(&e->loop_mu);
+    x->priv = NULL;
+    free(p);
+    return KINFER_ECANCELLED;
+  }
+  mute_io_thread(e, true);
+  ki_xfer_set_state(p, KI_XS_SUBMITTED);
+  start_submitted(e, p);
+  run_kicks(e);
+  run_flushes(e);
+  bury_dead(e);
+  /* x->priv is cleared when x completes (before done() runs). */
+  bool stop = false;
+  while (x->priv && !stop)
+    stop = loop_turn(e, timers_wait_ms(e, ki_now_ns()));
+  /* The I/O thread takes over: it must wake for a stop request this turn
+   * consumed, and for a timer due before it planned to wake. */
+  bool wake = stop || (e->nheap > 0 && e->heap[0]->when < e->idle_until);
+  mute_io_thread(e, false);
+  pthread_mutex_unlock(&e->loop_mu);
+  if (wake)
+    ki_engine_wake(e);
+  return KINFER_OK;
 }
 
 /* ---- public ------------------------------------------------------------------ */
@@ -693,7 +777,9 @@ ki_engine *ki_engine_new(const kinfer_config *cfg, kinfer_error *err) {
     return NULL;
   }
   e->cfg = cfg;
-  e->epfd = e->evfd = -1;
+  e->epfd = e->evfd = e->outerfd = -1;
+  e->idle_until = INT64_MAX;
+  atomic_init(&e->wake_pending, false);
   ki_list_init(&e->submitq);
   ki_list_init(&e->resolved);
   ki_list_init(&e->jobs);
@@ -708,12 +794,20 @@ ki_engine *ki_engine_new(const kinfer_config *cfg, kinfer_error *err) {
     ki_error_set(err, KINFER_ENOMEM, "cannot create a mutex");
     return NULL;
   }
+  if (pthread_mutex_init(&e->loop_mu, NULL) != 0) {
+    pthread_mutex_destroy(&e->mu);
+    free(e);
+    ki_error_set(err, KINFER_ENOMEM, "cannot create a mutex");
+    return NULL;
+  }
   e->rbuf = malloc(KI_READ_CHUNK);
   e->epfd = epoll_create1(EPOLL_CLOEXEC);
   e->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  e->outerfd = epoll_create1(EPOLL_CLOEXEC);
   struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
-  if (!e->rbuf || e->epfd < 0 || e->evfd < 0 ||
-      epoll_ctl(e->epfd, EPOLL_CTL_ADD, e->evfd, &ev) < 0) {
+  if (!e->rbuf || e->epfd < 0 || e->evfd < 0 || e->outerfd < 0 ||
+      epoll_ctl(e->epfd, EPOLL_CTL_ADD, e->evfd, &ev) < 0 ||
+      epoll_ctl(e->outerfd, EPOLL_CTL_ADD, e->epfd, &ev) < 0) {
     ki_error_set(err, KINFER_ENOMEM, "cannot create the event loop: %s",
                  strerror(errno));
     ki_engine_free(e);
@@ -742,10 +836,13 @@ void ki_engine_free(ki_engine *e) {
     close(e->epfd);
   if (e->evfd >= 0)
     close(e->evfd);
+  if (e->outerfd >= 0)
+    close(e->outerfd);
   ki_tls_engine_free(e);
   free(e->heap);
   free(e->rbuf);
   pthread_mutex_destroy(&e->mu);
+  pthread_mutex_destroy(&e->loop_mu);
   free(e);
 }
 

@@ -279,6 +279,10 @@ int ki_tls_start(ki_conn *c, char *msg, size_t msglen);
 int ki_tls_handshake(ki_conn *c, char *msg, size_t msglen);
 /* True when ALPN selected h2. */
 bool ki_tls_alpn_h2(const ki_conn *c);
+/* True when the peer sent a fatal TLS alert on |c| (its description, e.g.
+ * "certificate required", in |msg|): the connection failed as TLS, not as
+ * a lost connection. */
+bool ki_tls_peer_alert(const ki_conn *c, char *msg, size_t msglen);
 /* True when decrypted bytes wait inside the TLS object. */
 bool ki_tls_pending(const ki_conn *c);
 ssize_t ki_tls_recv(ki_conn *c, void *buf, size_t len);
@@ -286,6 +290,8 @@ ssize_t ki_tls_sendv(ki_conn *c, const struct iovec *iov, int iovcnt);
 void ki_tls_free(ki_conn *c);
 /* Releases the engine's TLS context and BIO method. */
 void ki_tls_engine_free(ki_engine *e);
+/* Releases the TLS session kept for |o|. */
+void ki_tls_origin_free(ki_origin *o);
 
 /* ---- pools ------------------------------------------------------------- */
 
@@ -296,6 +302,7 @@ struct ki_origin {
   char *host;
   uint16_t port;
   bool h1_only;      /* h2c prior knowledge failed here: HTTP/1.1 from now */
+  struct ssl_session_st *tls_session; /* resumable session (tls.c) */
   ki_list conns;     /* ki_conn.link */
   ki_list waiting;   /* ki_xfer_priv.link */
   ki_list kick_link; /* engine's list of origins to dispatch */
@@ -323,8 +330,19 @@ bool ki_origin_wants_h2(const ki_origin *o);
 struct ki_engine {
   const kinfer_config *cfg;
   int epfd, evfd;
+  /* The I/O thread sleeps on outerfd, an epoll set holding only epfd, so a
+   * caller driving the loop itself (ki_engine_run) can mute epfd there and
+   * the I/O thread is not woken for events that caller handles. */
+  int outerfd;
   pthread_t thread;
   bool thread_started;
+  /* Held by whichever thread runs the loop: the I/O thread, or a caller of
+   * ki_engine_run.  Everything below marked "I/O thread only" is guarded by
+   * it; the I/O thread releases it only while it sleeps. */
+  pthread_mutex_t loop_mu;
+  int64_t idle_until;         /* when the sleeping I/O thread will wake by
+                                 itself (INT64_MAX: never); under loop_mu */
+  atomic_bool wake_pending;   /* an eventfd write not yet consumed */
 
   pthread_mutex_t mu; /* guards: submitq, stopping, resolved, jobs */
   ki_list submitq;
@@ -332,7 +350,7 @@ struct ki_engine {
   ki_list resolved;   /* finished lookup jobs */
   ki_list jobs;       /* every live lookup job */
 
-  /* I/O thread only. */
+  /* I/O thread only (more exactly: the loop's owner, under loop_mu). */
   ki_timer **heap;
   size_t nheap, capheap;
   ki_list origins;

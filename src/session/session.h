@@ -3,8 +3,10 @@
  * pooled connections (HTTP/2 streams or HTTP/1.1 keep-alive), with its own
  * I/O thread, timers and retry scheduling.  It knows nothing of tensors.
  *
- * Threading: ki_engine_submit may be called from any thread.  Everything
- * else in the engine runs on its I/O thread, including every done callback.
+ * Threading: ki_engine_submit and ki_engine_run may be called from any
+ * thread.  Everything else in the engine runs on the thread that owns the
+ * loop, one at a time: the engine's I/O thread, or a ki_engine_run caller
+ * driving the loop itself.  done callbacks run there too.
  */
 #ifndef KINFER_SESSION_H
 #define KINFER_SESSION_H
@@ -100,6 +102,13 @@ void ki_engine_free(ki_engine *e);
  * names a unix socket (else KINFER_EINVAL).  Returns KINFER_OK,
  * KINFER_EINVAL, KINFER_ENOMEM, KINFER_ECANCELLED (engine shutting down). */
 int ki_engine_submit(ki_engine *e, ki_xfer *x);
+
+/* As ki_engine_submit, for a caller that will wait for done() anyway: when
+ * no other thread is running the loop, the calling thread runs it until
+ * |x| completes, with no hand-off to the I/O thread and back (done() then
+ * has run when this returns).  Otherwise |x| is queued as by
+ * ki_engine_submit.  Same arguments and return codes. */
+int ki_engine_run(ki_engine *e, ki_xfer *x);
 
 /* Releases the result fields of |x| (headers, body, priv) so the struct can
  * be reused or dropped.  Safe after done() ran. */
