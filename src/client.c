@@ -50,6 +50,7 @@ typedef struct call {
   size_t iovcnt;
   size_t body_len;
   int64_t deadline_ns;
+  bool idempotent;      /* this request may be resent after being written */
 
   /* result */
   int result;
@@ -319,7 +320,8 @@ static void xfer_fill(call *k, void (*done)(ki_xfer *)) {
   x->body_iovcnt = k->iovcnt;
   x->body_len = k->body_len;
   x->deadline_ns = k->deadline_ns;
-  x->idempotent = strcmp(k->method, "GET") == 0 || k->client->cfg->idempotent;
+  x->idempotent = strcmp(k->method, "GET") == 0 || k->idempotent ||
+                  k->client->cfg->idempotent;
   x->done = done;
   x->user = k;
 }
@@ -594,6 +596,7 @@ static int post_and_decode(kinfer_client *c, const char *base_url,
   memset(&enc, 0, sizeof enc);
   call k;
   int rc = call_begin(&k, c, "POST", base_url, rel, timeout, err);
+  if (!rc) k.idempotent = ki_request_idempotent(data);
   if (!rc) rc = ki_encode_request(data, enc_proto, &enc, err);
   if (!rc) rc = call_set_body(&k, headers, &enc, err);
   if (!rc) rc = call_perform(&k, err);
@@ -1012,6 +1015,7 @@ static int async_submit(kinfer_client *c, const char *base_url,
   rc = call_begin(&a->k, c, "POST", base_url, rt.graph ? NULL : rt.rel.data,
                   timeout, err);
   ki_buf_free(&rt.rel);
+  if (!rc) a->k.idempotent = ki_request_idempotent(data);
   if (!rc) rc = ki_encode_request(data, rt.enc_proto, &a->enc, err);
   /* The request may be freed when we return: own what it does not borrow. */
   if (!rc && ki_encoded_detach(&a->enc, data))

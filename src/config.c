@@ -25,6 +25,11 @@ kinfer_config *kinfer_config_new(void) {
   c->max_header_bytes = (size_t)64 << 10;
   c->max_connections = 8;
   c->max_concurrent_streams = 1000;
+  c->max_h2_connections = 1;
+  c->max_queued = 65536;
+  c->h2_conn_window = c->h2_stream_window = 16u << 20;
+  c->budget_ratio = 0.2;
+  c->budget_per_second = 10;
   c->backoff_base = 0.05;
   c->backoff_cap = 2.0;
   c->keepalive_interval = 30.0;
@@ -318,6 +323,39 @@ int kinfer_config_set_max_connections(kinfer_config *cfg, unsigned n) {
 int kinfer_config_set_max_concurrent_streams(kinfer_config *cfg, unsigned n) {
   if (!cfg || n == 0 || n > (1u << 30)) return KINFER_EINVAL;
   cfg->max_concurrent_streams = n;
+  return KINFER_OK;
+}
+
+int kinfer_config_set_max_h2_connections(kinfer_config *cfg, unsigned n) {
+  if (!cfg || n == 0 || n > 1024) return KINFER_EINVAL;
+  cfg->max_h2_connections = n;
+  return KINFER_OK;
+}
+
+int kinfer_config_set_max_queued(kinfer_config *cfg, size_t n) {
+  if (!cfg || n == 0) return KINFER_EINVAL;
+  cfg->max_queued = n;
+  return KINFER_OK;
+}
+
+int kinfer_config_set_h2_windows(kinfer_config *cfg, unsigned connection,
+                                 unsigned stream) {
+  /* RFC 9113 6.9.1: at most 2^31-1; below the initial 65535 gains nothing. */
+  if (!cfg || connection < 65535 || stream < 65535 ||
+      connection > 0x7fffffffu || stream > 0x7fffffffu)
+    return KINFER_EINVAL;
+  cfg->h2_conn_window = connection;
+  cfg->h2_stream_window = stream;
+  return KINFER_OK;
+}
+
+int kinfer_config_set_retry_budget(kinfer_config *cfg, double ratio,
+                                   double per_second) {
+  if (!cfg || isnan(ratio) || !isfinite(per_second) || per_second < 0 ||
+      ratio > 1000 || per_second > 1e6)
+    return KINFER_EINVAL;
+  cfg->budget_ratio = ratio < 0 ? -1 : ratio;
+  cfg->budget_per_second = per_second;
   return KINFER_OK;
 }
 

@@ -38,6 +38,13 @@ struct kinfer_config {
   size_t max_header_bytes;   /* default 64 KiB */
   unsigned max_connections;  /* HTTP/1.1 per origin, default 8 */
   unsigned max_concurrent_streams; /* HTTP/2 per connection, default 1000 */
+  unsigned max_h2_connections; /* HTTP/2 per origin, default 1 */
+  size_t max_queued;         /* waiting requests per origin, default 65536 */
+  unsigned h2_conn_window;   /* HTTP/2 receive windows, default 16 MiB */
+  unsigned h2_stream_window;
+  double budget_ratio;       /* retry budget: tokens per first attempt,
+                                default 0.2; <0: no budget */
+  double budget_per_second;  /* ... and per second, default 10 */
   double backoff_base;       /* seconds, default 0.05 */
   double backoff_cap;        /* seconds, default 2 */
   int *retry_status;         /* statuses retried (opt-in), or NULL */

@@ -159,3 +159,35 @@ uint64_t ki_retry_rand(uint64_t *state) {
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
   return z ^ (z >> 31);
 }
+
+void ki_retry_budget_init(ki_retry_budget *b, double ratio, double per_second,
+                          int64_t now_ns) {
+  memset(b, 0, sizeof *b);
+  b->off = ratio < 0;
+  b->ratio = ratio < 0 ? 0 : ratio;
+  b->per_ns = per_second > 0 ? per_second / 1e9 : 0;
+  b->cap = per_second * 10 > 10 ? per_second * 10 : 10;
+  b->tokens = b->cap;
+  b->last_ns = now_ns;
+}
+
+void ki_retry_budget_deposit(ki_retry_budget *b) {
+  b->tokens += b->ratio;
+  if (b->tokens > b->cap)
+    b->tokens = b->cap;
+}
+
+bool ki_retry_budget_withdraw(ki_retry_budget *b, int64_t now_ns) {
+  if (b->off)
+    return true;
+  if (now_ns > b->last_ns) {
+    b->tokens += (double)(now_ns - b->last_ns) * b->per_ns;
+    if (b->tokens > b->cap)
+      b->tokens = b->cap;
+    b->last_ns = now_ns;
+  }
+  if (b->tokens < 1)
+    return false;
+  b->tokens -= 1;
+  return true;
+}

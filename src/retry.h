@@ -79,6 +79,24 @@ ki_retry_verdict ki_retry_decide_at_least(const ki_retry_policy *pol,
  * which callers ignore (falling back to their backoff). */
 int64_t ki_retry_after_ns(const char *value, int64_t now_unix);
 
+/* The retry budget: a token bucket shared by a client's requests, so a
+ * failing server is not met with a retry storm.  Every retry takes one
+ * token; first attempts add |ratio| of a token, time adds |per_second|
+ * tokens a second; the bucket starts full and holds at most
+ * max(10, 10 * per_second). */
+typedef struct ki_retry_budget {
+  bool off;           /* ratio < 0: no budget */
+  double ratio, per_ns, cap, tokens;
+  int64_t last_ns;    /* time of the last refill */
+} ki_retry_budget;
+
+void ki_retry_budget_init(ki_retry_budget *b, double ratio, double per_second,
+                          int64_t now_ns);
+/* A first attempt went out. */
+void ki_retry_budget_deposit(ki_retry_budget *b);
+/* Takes a token for a retry at |now_ns|: true when one was there. */
+bool ki_retry_budget_withdraw(ki_retry_budget *b, int64_t now_ns);
+
 /* A small, fast PRNG (splitmix64) for jitter; not for secrets. */
 uint64_t ki_retry_rand(uint64_t *state);
 

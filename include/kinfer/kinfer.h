@@ -183,8 +183,11 @@ KINFER_API int kinfer_config_set_timeouts(kinfer_config *cfg, double connect,
 
 /* TLS client certificate for mutual TLS: PEM file paths for the certificate
  * (chain) and private key, and the key's password (may be NULL).  Stored;
- * used by https:// connections.  Returns KINFER_OK, KINFER_EINVAL (NULL
- * cert_pem), KINFER_ENOMEM. */
+ * read when the first https:// connection is made, so a missing file or a
+ * wrong password fails that call with KINFER_ETLS (not kinfer_client_new).
+ * A server that refuses the client's certificate is KINFER_ETLS too, never
+ * retried.  Returns KINFER_OK, KINFER_EINVAL (NULL cert_pem),
+ * KINFER_ENOMEM. */
 KINFER_API int kinfer_config_set_cert(kinfer_config *cfg, const char *cert_pem,
                                       const char *key_pem,
                                       const char *key_password);
@@ -199,7 +202,14 @@ KINFER_API int kinfer_config_set_ca_path(kinfer_config *cfg, const char *dir);
 
 /* Use the caller's OpenSSL SSL_CTX * for https:// connections.  Borrowed:
  * the caller keeps it alive and unchanged for the lifetime of every client
- * made from this config. */
+ * made from this config.  The context decides trust (ca_file, ca_path and
+ * verify are then ignored); kinfer still requires TLS >= 1.2, turns
+ * renegotiation off, sets ALPN and the host-name check on each connection
+ * (never on the context) and resumes sessions per origin.
+ *
+ * Every https:// connection (with or without a caller's context) resumes
+ * the origin's last TLS session when the server allows it: a TLS 1.2
+ * session is reused, each TLS 1.3 ticket is used once. */
 KINFER_API int kinfer_config_set_ssl_ctx(kinfer_config *cfg, void *ssl_ctx);
 
 /* Authentication sent with every request as an Authorization header, unless
@@ -212,7 +222,9 @@ KINFER_API int kinfer_config_set_auth_bearer(kinfer_config *cfg,
                                              const char *token);
 
 /* Verbose: one log line per attempt (method, URL, status, protocol,
- * attempt, duration) at KINFER_LOG_INFO.  Default false. */
+ * attempt, duration) at KINFER_LOG_INFO, and one per TLS handshake (full
+ * or session resumed, version, cipher) at KINFER_LOG_DEBUG.  Default
+ * false. */
 KINFER_API int kinfer_config_set_verbose(kinfer_config *cfg, bool on);
 
 enum { KINFER_LOG_ERROR = 0, KINFER_LOG_WARN = 1, KINFER_LOG_INFO = 2,
@@ -250,6 +262,38 @@ KINFER_API int kinfer_config_set_max_connections(kinfer_config *cfg,
  * requests wait, within the pool timeout. */
 KINFER_API int kinfer_config_set_max_concurrent_streams(kinfer_config *cfg,
                                                         unsigned n);
+
+/* HTTP/2: connections per origin (default 1).  With more than one, a new
+ * connection opens when every open one is at its stream limit and requests
+ * are waiting; with 1, they wait in the queue (within the pool timeout).
+ * Returns KINFER_OK, KINFER_EINVAL (0 or above 1024). */
+KINFER_API int kinfer_config_set_max_h2_connections(kinfer_config *cfg,
+                                                    unsigned n);
+
+/* Requests that may wait per origin for a connection or a stream slot
+ * (default 65536).  Beyond that a call fails at once with KINFER_ELIMIT
+ * rather than queueing without bound.  Each waiting request keeps its own
+ * deadline and pool timeout.  Returns KINFER_OK, KINFER_EINVAL (0). */
+KINFER_API int kinfer_config_set_max_queued(kinfer_config *cfg, size_t n);
+
+/* HTTP/2 receive windows the client advertises: for the whole connection
+ * and per stream (default 16 MiB each), so large tensors stream without
+ * waiting on WINDOW_UPDATE round trips.  Each 65535 .. 2^31-1.
+ * Returns KINFER_OK, KINFER_EINVAL. */
+KINFER_API int kinfer_config_set_h2_windows(kinfer_config *cfg,
+                                            unsigned connection,
+                                            unsigned stream);
+
+/* Retry budget, so a failing server is not met with a retry storm: a token
+ * bucket per client that every retry draws one token from.  It starts
+ * full, holds at most max(10, 10 * per_second) tokens, and gains |ratio| of
+ * a token per first attempt and |per_second| tokens a second (defaults 0.2
+ * and 10: retries add at most about 20 % to the load, plus 10 a second).
+ * A retriable failure that finds the bucket empty is returned as it is.
+ * A negative |ratio| turns the budget off (retries are then bounded only by
+ * the retry count and the deadline).  Returns KINFER_OK, KINFER_EINVAL. */
+KINFER_API int kinfer_config_set_retry_budget(kinfer_config *cfg, double ratio,
+                                              double per_second);
 
 /* Backoff between attempts: exponential from |base| seconds (default 0.05)
  * doubling up to |cap| seconds (default 2), each delay drawn uniformly from
@@ -415,6 +459,13 @@ typedef struct kinfer_requested_output kinfer_requested_output;
 
 KINFER_API kinfer_request *kinfer_request_new(void);
 KINFER_API void kinfer_request_free(kinfer_request *r);
+
+/* Declares this request idempotent (default false), as
+ * kinfer_config_set_idempotent does for every request: when its connection
+ * is lost after it was written, before an answer, it may be sent again
+ * instead of failing with KINFER_EUNKNOWN_OUTCOME.  Also for requests made
+ * by kinfer_request_from_json.  Returns KINFER_OK, KINFER_EINVAL (NULL). */
+KINFER_API int kinfer_request_set_idempotent(kinfer_request *r, bool on);
 
 /* The request "id" (sent only when set).  NULL clears it. */
 KINFER_API int kinfer_request_set_id(kinfer_request *r, const char *id);

@@ -66,6 +66,7 @@ struct kinfer_request {
   struct kinfer_requested_output **outputs;
   size_t noutputs;
   bool binary_outputs;
+  bool idempotent;           /* may be resent after it was written         */
   char *json;                /* JSON form: the text sent as is             */
   size_t json_len;
 };

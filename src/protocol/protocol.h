@@ -39,6 +39,9 @@ typedef struct ki_encoded {
  * Segments borrow the request's buffers: |r| must outlive |out|.
  * Returns KINFER_OK, KINFER_EINPUT (cannot be encoded: no data, size does not
  * match the shape, FP16/BF16 as JSON, NaN/Inf, ...), KINFER_ENOMEM. */
+/* kinfer_request_set_idempotent's flag. */
+bool ki_request_idempotent(const kinfer_request *r);
+
 int ki_encode_request(const kinfer_request *r, enum ki_protocol proto,
                       ki_encoded *out, kinfer_error *err);
 void ki_encoded_free(ki_encoded *e);

@@ -44,6 +44,16 @@ bool ki_request_is_json_form(const kinfer_request *r) {
   return r && r->json;
 }
 
+int kinfer_request_set_idempotent(kinfer_request *r, bool on) {
+  if (!r) return KINFER_EINVAL;
+  r->idempotent = on;
+  return KINFER_OK;
+}
+
+bool ki_request_idempotent(const kinfer_request *r) {
+  return r && r->idempotent;
+}
+
 int kinfer_request_set_id(kinfer_request *r, const char *id) {
   if (!r || r->json) return KINFER_EINVAL;
   char *copy = NULL;

@@ -353,8 +353,11 @@ static void conn_established(ki_conn *c) {
     c->h2_attempt = false;
     c->ops = ki_tls_alpn_h2(c) ? &ki_h2_ops : &ki_h1_ops;
   } else {
-    c->h2_attempt = ki_origin_wants_h2(c->o);
-    c->ops = c->h2_attempt ? &ki_h2_ops : &ki_h1_ops;
+    bool h2 = ki_origin_wants_h2(c->o);
+    /* Prior knowledge stays an attempt (that may fall back to HTTP/1.1)
+     * until the origin has answered in HTTP/2 once. */
+    c->h2_attempt = h2 && !c->o->h2_seen;
+    c->ops = h2 ? &ki_h2_ops : &ki_h1_ops;
   }
   c->state = KI_CS_OPEN;
   c->last_io = ki_now_ns();
@@ -377,6 +380,24 @@ static void tls_failed(ki_conn *c, int code, const char *msg) {
 }
 
 static void conn_read(ki_conn *c);
+
+bool ki_conn_tls_refused(ki_conn *c) {
+  if (!c->ssl || c->got_bytes)
+    return false;
+  char alert[200];
+  if (!ki_tls_peer_alert(c, alert, sizeof alert)) {
+    /* A write failed first: the alert may still wait unread. */
+    uint8_t buf[512];
+    (void)ki_tls_recv(c, buf, sizeof buf);
+    if (!ki_tls_peer_alert(c, alert, sizeof alert))
+      return false;
+  }
+  /* The server refused the TLS session (with TLS 1.3 it judges a client
+   * certificate after the client's handshake ended): nothing was
+   * processed, and another attempt would not fare better. */
+  tls_failed(c, KINFER_ETLS, alert);
+  return true;
+}
 
 static void drive_handshake(ki_conn *c) {
   char msg[200];
@@ -437,6 +458,8 @@ static void conn_read(ki_conn *c) {
       if (errno == EAGAIN || errno == EWOULDBLOCK)
         break;
       c->last_errno = errno;
+      if (ki_conn_tls_refused(c))
+        return;
       ki_conn_close(c, KINFER_EUNKNOWN_OUTCOME, "connection to %s lost: %s",
                     c->addr, strerror(errno));
       return;

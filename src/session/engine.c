@@ -133,6 +133,10 @@ void ki_xfer_set_state(ki_xfer_priv *p, ki_xstate st) {
     KI_STAT_SUB(e, requests_queued, 1);
   else if (!state_queued(p->state) && state_queued(st))
     KI_STAT_ADD(e, requests_queued, 1);
+  if (p->state == KI_XS_WAITING && st != KI_XS_WAITING)
+    p->origin->nwaiting--;
+  else if (p->state != KI_XS_WAITING && st == KI_XS_WAITING)
+    p->origin->nwaiting++;
   if (p->state == KI_XS_ACTIVE && st != KI_XS_ACTIVE)
     KI_STAT_SUB(e, streams_in_flight, 1);
   else if (p->state != KI_XS_ACTIVE && st == KI_XS_ACTIVE)
@@ -220,6 +224,17 @@ static void on_backoff_done(ki_engine *e, ki_timer *t) {
   ki_pool_enqueue(p);
 }
 
+/* A retriable failure found the retry budget empty: says so in the error. */
+static void budget_exhausted(ki_xfer_priv *p) {
+  size_t n = strlen(p->err_msg);
+  snprintf(p->err_msg + n, sizeof p->err_msg - n, "%s",
+           " (not retried: retry budget exhausted)");
+  if (p->e->cfg->verbose)
+    ki_log(p->e->cfg, KINFER_LOG_WARN,
+           "retry budget exhausted: %s %s not retried", p->x->method,
+           xfer_url(p->x));
+}
+
 void ki_xfer_fail(ki_xfer_priv *p, ki_fail_class cls, int code,
                   const char *fmt, ...) {
   ki_engine *e = p->e;
@@ -243,6 +258,11 @@ void ki_xfer_fail(ki_xfer_priv *p, ki_fail_class cls, int code,
       ki_retry_decide(&pol, cls, p->x->idempotent, p->retries_used, now,
                       p->x->deadline_ns, ki_retry_rand(&e->rng), &delay);
   if (v != KI_RETRY_AFTER) {
+    xfer_complete(p, code);
+    return;
+  }
+  if (!ki_retry_budget_withdraw(&e->budget, now)) {
+    budget_exhausted(p);
     xfer_complete(p, code);
     return;
   }
@@ -276,7 +296,13 @@ static bool retry_on_status(ki_xfer_priv *p) {
       &pol, KI_FAIL_STATUS, p->x->idempotent, p->retries_used, now,
       p->x->deadline_ns, ki_retry_rand(&e->rng), after > 0 ? after : 0, &delay);
   p->wait.fn = on_backoff_done;
-  if (v != KI_RETRY_AFTER || ki_timer_arm(e, &p->wait, now + delay) != KINFER_OK)
+  if (v != KI_RETRY_AFTER)
+    return false;
+  if (!ki_retry_budget_withdraw(&e->budget, now)) {
+    budget_exhausted(p);
+    return false;
+  }
+  if (ki_timer_arm(e, &p->wait, now + delay) != KINFER_OK)
     return false;
   p->retries_used++;
   KI_STAT_ADD(e, retries, 1);
@@ -306,6 +332,16 @@ void ki_xfer_succeed(ki_xfer_priv *p) {
   if (retry_on_status(p))
     return;
   xfer_complete(p, KINFER_OK);
+}
+
+bool ki_xfer_requeue(ki_xfer_priv *p, const char *why) {
+  if (p->e->shutting_down || p->requeues >= KI_REQUEUE_MAX)
+    return false;
+  p->requeues++;
+  snprintf(p->err_msg, sizeof p->err_msg, "%s: sent again", why);
+  log_attempt(p, KINFER_EREFUSED);
+  ki_pool_enqueue(p);
+  return true;
 }
 
 void ki_xfer_resend(ki_xfer_priv *p) {
@@ -517,6 +553,15 @@ static void start_submitted(ki_engine *e, ki_xfer_priv *p) {
       return;
     }
   }
+  if (p->origin->nwaiting >= e->cfg->max_queued) {
+    xfer_complete_msg(p, KINFER_ELIMIT,
+                      "%zu requests already wait for a connection to %s: "
+                      "%s %s not queued (kinfer_config_set_max_queued)",
+                      p->origin->nwaiting, p->origin->host, x->method,
+                      xfer_url(x));
+    return;
+  }
+  ki_retry_budget_deposit(&e->budget);
   ki_pool_enqueue(p);
 }
 
@@ -597,6 +642,8 @@ static void run_flushes(ki_engine *e) {
     if (c->state != KI_CS_OPEN)
       continue;
     int rc = c->ops->flush(c);
+    if (rc != KINFER_OK && ki_conn_tls_refused(c))
+      continue;
     if (rc != KINFER_OK)
       ki_conn_close(c, rc, "write to %s failed: %s", c->addr,
                     c->last_errno ? strerror(c->last_errno) : "error");
@@ -789,6 +836,8 @@ ki_engine *ki_engine_new(const kinfer_config *cfg, kinfer_error *err) {
   ki_list_init(&e->backoff);
   ki_list_init(&e->graveyard);
   e->rng = (uint64_t)ki_now_ns() ^ ((uint64_t)(uintptr_t)e << 17);
+  ki_retry_budget_init(&e->budget, cfg->budget_ratio, cfg->budget_per_second,
+                       ki_now_ns());
   if (pthread_mutex_init(&e->mu, NULL) != 0) {
     free(e);
     ki_error_set(err, KINFER_ENOMEM, "cannot create a mutex");

@@ -23,6 +23,8 @@ typedef struct h2 {
   size_t out_off;
   bool goaway;
   int32_t goaway_last_id;
+  uint32_t goaway_code;
+  unsigned served_at_goaway; /* streams this connection completed before */
   bool fallen_back;
   bool got_any;        /* the peer has sent something */
   bool got_settings;   /* the peer's SETTINGS (not an ACK) arrived */
@@ -111,12 +113,14 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame,
      * REFUSED_STREAM (not processed); new requests go elsewhere. */
     h->goaway = true;
     h->goaway_last_id = frame->goaway.last_stream_id;
+    h->goaway_code = frame->goaway.error_code;
+    h->served_at_goaway = c->served;
     c->draining = true;
     ki_pool_kick(c->o);
     break;
   case NGHTTP2_SETTINGS:
     if (!(frame->hd.flags & NGHTTP2_FLAG_ACK))
-      h->got_settings = true;
+      h->got_settings = c->settled = c->o->h2_seen = true;
     ki_pool_kick(c->o); /* the stream limit may have changed */
     break;
   case NGHTTP2_HEADERS:
@@ -148,6 +152,21 @@ static int on_frame_send(nghttp2_session *s, const nghttp2_frame *frame,
   return 0;
 }
 
+/* A stream above the last id of a graceful GOAWAY (NO_ERROR) from a
+ * connection that has served requests: the routine end of a connection
+ * (nginx after every 1000 requests, a proxy restarting), not overload.
+ * The request goes to another connection at once, spending neither a
+ * retry nor the retry budget.  Returns false when the usual refused-stream
+ * retry rules apply (ENHANCE_YOUR_CALM and the like, a connection that
+ * served nothing). */
+static bool drained(ki_conn *c, ki_xfer_priv *p) {
+  h2 *h = H(c);
+  if (!h->goaway || p->stream_id <= h->goaway_last_id ||
+      h->goaway_code != NGHTTP2_NO_ERROR || h->served_at_goaway == 0)
+    return false;
+  return ki_xfer_requeue(p, "stream above the last id of a graceful GOAWAY");
+}
+
 static int on_stream_close(nghttp2_session *s, int32_t id, uint32_t error_code,
                            void *ud) {
   ki_conn *c = ud;
@@ -159,6 +178,8 @@ static int on_stream_close(nghttp2_session *s, int32_t id, uint32_t error_code,
   /* RST_STREAM(NO_ERROR) after a complete response only stops our upload. */
   if (p->resp_done) {
     ki_xfer_succeed(p);
+  } else if (error_code == NGHTTP2_REFUSED_STREAM && drained(c, p)) {
+    /* resent at once on another connection */
   } else if (error_code == NGHTTP2_REFUSED_STREAM) {
     ki_xfer_fail(p, KI_FAIL_REFUSED, KINFER_EREFUSED,
                  "stream refused by %s (REFUSED_STREAM or GOAWAY)", c->addr);
@@ -255,13 +276,13 @@ static int h2_init(ki_conn *c) {
     return KINFER_ENOMEM;
   nghttp2_settings_entry iv[] = {
       {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
-      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, KI_H2_WINDOW},
+      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, c->e->cfg->h2_stream_window},
   };
   rv = nghttp2_submit_settings(h->s, NGHTTP2_FLAG_NONE, iv,
                                sizeof iv / sizeof iv[0]);
   if (rv == 0)
-    rv = nghttp2_session_set_local_window_size(h->s, NGHTTP2_FLAG_NONE, 0,
-                                               KI_H2_WINDOW);
+    rv = nghttp2_session_set_local_window_size(
+        h->s, NGHTTP2_FLAG_NONE, 0, (int32_t)c->e->cfg->h2_conn_window);
   int64_t interval = ki_secs_to_ns(c->e->cfg->keepalive_interval);
   if (rv == 0 && interval > 0) {
     c->last_rx = ki_now_ns();
@@ -491,13 +512,26 @@ static int h2_flush(ki_conn *c) {
   }
 }
 
+static bool all_resendable(ki_conn *c) {
+  for (ki_list *l = c->streams.next; l != &c->streams; l = l->next) {
+    ki_xfer_priv *p = KI_CONTAINER_OF(l, ki_xfer_priv, link);
+    if (p->req_written && !p->x->idempotent)
+      return false;
+  }
+  return true;
+}
+
 /* The connection is going away: every stream still attached is resent,
  * retried or failed according to what is known of it. */
 static void h2_fail_all(ki_conn *c, int code, const char *msg) {
   h2 *h = H(c);
   if (code == KINFER_EUNKNOWN_OUTCOME && c->h2_attempt && !h->got_any &&
-      !h->fallen_back && !ki_list_empty(&c->streams)) {
-    /* Closed on our preface without a byte in reply: no HTTP/2 here. */
+      !h->fallen_back && !ki_list_empty(&c->streams) && all_resendable(c)) {
+    /* Closed on our preface without a byte in reply: most likely no
+     * HTTP/2 here.  But a reset also discards an HTTP/2 server's SETTINGS
+     * unread, so this is no proof the requests were ignored: only when
+     * every one may be sent again (an HTTP/1.x answer is proof, see
+     * h2_on_read). */
     fall_back(c);
     return;
   }
@@ -506,6 +540,8 @@ static void h2_fail_all(ki_conn *c, int code, const char *msg) {
     unbind(c, p);
     if (code != KINFER_EUNKNOWN_OUTCOME)
       ki_xfer_fail(p, KI_FAIL_FATAL, code, "%s", msg);
+    else if (h->goaway && p->stream_id > h->goaway_last_id && drained(c, p))
+      continue;
     else if (h->goaway && p->stream_id > h->goaway_last_id)
       ki_xfer_fail(p, KI_FAIL_REFUSED, KINFER_EREFUSED,
                    "%s; the request was not processed (GOAWAY)", msg);

@@ -39,6 +39,7 @@ ki_origin *ki_origin_get(ki_engine *e, const ki_xfer *x) {
 void ki_origin_free(ki_origin *o) {
   if (!o)
     return;
+  ki_tls_origin_free(o);
   free(o->host);
   free(o);
 }
@@ -82,22 +83,25 @@ static ki_conn *find_ready(ki_origin *o) {
  * their share. */
 static void open_more(ki_origin *o) {
   ki_engine *e = o->e;
-  size_t live = 0, pending = 0, waiting = 0;
+  size_t live = 0, pending = 0, waiting = o->nwaiting;
+  bool h2 = ki_origin_wants_h2(o);
   for (ki_list *l = o->conns.next; l != &o->conns; l = l->next) {
     ki_conn *c = KI_CONTAINER_OF(l, ki_conn, link);
     if (!conn_live(c))
       continue;
     live++;
-    if (c->state != KI_CS_OPEN)
+    /* An HTTP/2 connection takes one stream until the server's SETTINGS
+     * say how many: it is not full yet, only young. */
+    if (c->state != KI_CS_OPEN || (h2 && c->ops == &ki_h2_ops && !c->settled))
       pending++;
   }
-  for (ki_list *l = o->waiting.next; l != &o->waiting; l = l->next)
-    waiting++;
 
   size_t want;
-  if (ki_origin_wants_h2(o)) {
-    /* One multiplexed connection; a second only once the first drains. */
-    want = live == 0 ? 1 : 0;
+  if (h2) {
+    /* Multiplexed connections: another only when every live one is at its
+     * stream limit (or draining) and the config allows more. */
+    size_t max = e->cfg->max_h2_connections ? e->cfg->max_h2_connections : 1;
+    want = live == 0 || (pending == 0 && live < max) ? 1 : 0;
   } else {
     size_t max = e->cfg->max_connections ? e->cfg->max_connections : 1;
     want = waiting > pending ? waiting - pending : 0;

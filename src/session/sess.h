@@ -25,8 +25,6 @@
 /* Size of one socket read, and of the HTTP/2 output buffer. */
 #define KI_READ_CHUNK (64 * 1024)
 #define KI_H2_OUTBUF (64 * 1024)
-/* HTTP/2 flow-control windows (connection and stream). */
-#define KI_H2_WINDOW (16 * 1024 * 1024)
 
 /* ---- intrusive doubly linked list (circular, with a head node) --------- */
 
@@ -98,6 +96,7 @@ struct ki_xfer_priv {
   ki_timer deadline;   /* the xfer's overall deadline                   */
   ki_timer wait;       /* pool timeout (waiting) or backoff             */
   int retries_used;
+  int requeues;        /* ki_xfer_requeue's count                       */
   int64_t attempt_start;
   const char *proto;   /* "h2" / "http/1.1" of the current attempt     */
 
@@ -136,6 +135,12 @@ void ki_xfer_succeed(ki_xfer_priv *p);
 /* Starts a new attempt at once without spending a retry: used after the
  * h2c prior-knowledge fallback, where the request was never processed. */
 void ki_xfer_resend(ki_xfer_priv *p);
+/* Sends |p| (detached, certainly not processed) again at once, on another
+ * connection, without spending a retry or the retry budget: for streams a
+ * connection's graceful shutdown left out.  At most KI_REQUEUE_MAX times
+ * per xfer; returns false beyond that (the caller then fails it). */
+#define KI_REQUEUE_MAX 8
+bool ki_xfer_requeue(ki_xfer_priv *p, const char *why);
 /* Arms the pool timeout for a waiting |p| (cfg->pool_timeout). */
 void ki_xfer_wait_pool(ki_xfer_priv *p);
 /* Moves |p| to |st|, keeping the queued / in-flight gauges right. */
@@ -225,6 +230,7 @@ struct ki_conn {
   bool in_epoll;
   uint32_t events;
   bool got_bytes;     /* the peer sent something on this connection */
+  bool settled;       /* HTTP/2: the server's SETTINGS arrived */
   bool h2_attempt;    /* prior-knowledge h2c: may fall back to HTTP/1.1 */
   unsigned served;    /* requests completed on this connection */
   struct addrinfo *ai, *ai_cur;
@@ -257,6 +263,10 @@ ki_conn *ki_conn_open(ki_engine *e, ki_origin *o);
  * callback; codecs return an error instead. */
 void ki_conn_close(ki_conn *c, int code, const char *fmt, ...)
     KI_PRINTF(3, 4);
+/* A TLS connection failed before the server sent anything: when a fatal
+ * alert from the server explains it (a refused client certificate), closes
+ * it as KINFER_ETLS, failing its requests, and returns true. */
+bool ki_conn_tls_refused(ki_conn *c);
 /* Asks for a flush at the end of this loop turn. */
 void ki_conn_mark_dirty(ki_conn *c);
 /* Re-evaluates epoll interest and the I/O timer. */
@@ -302,9 +312,11 @@ struct ki_origin {
   char *host;
   uint16_t port;
   bool h1_only;      /* h2c prior knowledge failed here: HTTP/1.1 from now */
+  bool h2_seen;      /* ...or worked here: no fallback from now */
   struct ssl_session_st *tls_session; /* resumable session (tls.c) */
   ki_list conns;     /* ki_conn.link */
   ki_list waiting;   /* ki_xfer_priv.link */
+  size_t nwaiting;   /* xfers in |waiting| (state KI_XS_WAITING) */
   ki_list kick_link; /* engine's list of origins to dispatch */
 };
 
@@ -359,6 +371,7 @@ struct ki_engine {
   ki_list backoff;    /* xfers waiting for their next attempt */
   ki_list graveyard;  /* closed connections, freed at the end of the turn */
   uint64_t rng;
+  ki_retry_budget budget;
   uint64_t next_conn_id;
   bool shutting_down; /* the loop is failing everything */
   uint8_t *rbuf;      /* KI_READ_CHUNK bytes */

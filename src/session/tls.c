@@ -6,12 +6,21 @@
  * Verification is on unless the configuration turns it off: the chain
  * against cfg->ca_file / cfg->ca_path or the system store, the host name
  * (or IP address) with SSL_set1_host / X509_VERIFY_PARAM_set1_ip_asc, SNI
- * for names (never for IP literals), TLS 1.2 at least.  ALPN offers
- * "h2,http/1.1" when HTTP/2 is on, else "http/1.1".
+ * for names (never for IP literals), TLS 1.2 at least (also with a
+ * caller's SSL_CTX), no renegotiation.  ALPN offers "h2,http/1.1" when
+ * HTTP/2 is on, else "http/1.1".
+ *
+ * Each origin keeps its newest resumable session, and the next connection
+ * to it offers that session.  A TLS 1.2 session serves every later
+ * connection; a TLS 1.3 ticket is offered once (RFC 8446, C.4), each
+ * connection bringing fresh ones.  Tickets arrive after the handshake, so
+ * the session is looked at again after every read.  All of it runs on the
+ * engine's I/O thread.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -103,6 +112,7 @@ static SSL_CTX *make_ctx(ki_engine *e, char *msg, size_t len) {
     return NULL;
   }
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
   SSL_CTX_set_read_ahead(ctx, 1);
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
                             SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
@@ -154,6 +164,88 @@ void ki_tls_engine_free(ki_engine *e) {
   e->bio_meth = NULL;
 }
 
+/* ---- session resumption --------------------------------------------------- */
+
+void ki_tls_origin_free(ki_origin *o) {
+  SSL_SESSION_free(o->tls_session);
+  o->tls_session = NULL;
+}
+
+/* Keeps the connection's session for its origin once it is resumable.  The
+ * SSL's app data holds the last session kept from this connection, so each
+ * one is taken once. */
+static void keep_session(ki_conn *c) {
+  SSL_SESSION *s = SSL_get0_session(c->ssl);
+  if (!s || s == SSL_get_app_data(c->ssl) || !SSL_SESSION_is_resumable(s))
+    return;
+  SSL_set_app_data(c->ssl, s);
+  /* Kept as a copy: OpenSSL marks the live session unresumable when the
+   * connection ends without close_notify, or on a fatal alert, which says
+   * nothing about the session itself. */
+  SSL_SESSION *keep = SSL_SESSION_dup(s);
+  if (!keep)
+    return;
+  SSL_SESSION_free(c->o->tls_session);
+  c->o->tls_session = keep;
+}
+
+/* Offers the origin's session to a new connection. */
+static void offer_session(ki_conn *c) {
+  ki_origin *o = c->o;
+  SSL_SESSION *s = o->tls_session;
+  if (!s)
+    return;
+  if (!SSL_SESSION_is_resumable(s)) {
+    ki_tls_origin_free(o);
+    return;
+  }
+  if (SSL_set_session(c->ssl, s) != 1) {
+    ERR_clear_error();
+    return;
+  }
+  if (SSL_SESSION_get_protocol_version(s) >= TLS1_3_VERSION)
+    ki_tls_origin_free(o); /* the connection holds its own reference */
+}
+
+/* ---- alerts from the peer ------------------------------------------------ */
+
+/* A fatal alert the peer sent is kept on the SSL (ex data: 0x100 | the alert
+ * description), so a failed read can be told from a lost connection: with
+ * TLS 1.3 a server rejects the client certificate only after the client
+ * finished its handshake. */
+static int alert_idx = -1;
+static pthread_once_t alert_once = PTHREAD_ONCE_INIT;
+
+static void alert_index_init(void) {
+  alert_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
+
+static void info_cb(const SSL *ssl, int where, int ret) {
+  if ((where & SSL_CB_READ_ALERT) && (ret >> 8) == SSL3_AL_FATAL &&
+      alert_idx >= 0)
+    SSL_set_ex_data((SSL *)ssl, alert_idx, (void *)(intptr_t)(0x100 | (ret & 0xff)));
+  /* A caller's context may have its own callback, which this one hides. */
+  void (*user)(const SSL *, int, int) =
+      SSL_CTX_get_info_callback(SSL_get_SSL_CTX(ssl));
+  if (user)
+    user(ssl, where, ret);
+}
+
+bool ki_tls_peer_alert(const ki_conn *c, char *msg, size_t len) {
+  if (!c->ssl || alert_idx < 0)
+    return false;
+  intptr_t a = (intptr_t)SSL_get_ex_data(c->ssl, alert_idx);
+  if (!a)
+    return false;
+  int desc = (int)(a & 0xff);
+  /* OpenSSL 3.0 names neither of these TLS 1.3 alerts. */
+  const char *what = desc == 116   ? "certificate required"
+                     : desc == 120 ? "no application protocol"
+                                   : SSL_alert_desc_string_long(desc);
+  snprintf(msg, len, "TLS alert from %s: %s (%d)", c->addr, what, desc);
+  return true;
+}
+
 /* ---- per connection ------------------------------------------------------- */
 
 static bool is_ip_literal(const char *host) {
@@ -179,6 +271,14 @@ int ki_tls_start(ki_conn *c, char *msg, size_t len) {
   BIO_set_data(bio, (void *)(intptr_t)c->fd);
   SSL_set_bio(ssl, bio, bio);
   c->ssl = ssl;
+  /* Also over a caller's context: never below TLS 1.2 (HTTP/2 requires
+   * it), never renegotiated (HTTP/2 forbids it; HTTP/1.1 has no use for
+   * it). */
+  if (SSL_get_min_proto_version(ssl) < TLS1_2_VERSION)
+    SSL_set_min_proto_version(ssl, TLS1_2_VERSION);
+  SSL_set_options(ssl, SSL_OP_NO_RENEGOTIATION);
+  pthread_once(&alert_once, alert_index_init);
+  SSL_set_info_callback(ssl, info_cb);
 
   const char *host = c->o->host;
   int ok = 1;
@@ -199,6 +299,7 @@ int ki_tls_start(ki_conn *c, char *msg, size_t len) {
     ssl_errors(msg, len, "cannot set up TLS");
     return KINFER_ETLS;
   }
+  offer_session(c);
   SSL_set_connect_state(ssl);
   return KINFER_OK;
 }
@@ -206,8 +307,16 @@ int ki_tls_start(ki_conn *c, char *msg, size_t len) {
 int ki_tls_handshake(ki_conn *c, char *msg, size_t len) {
   ERR_clear_error();
   int rc = SSL_do_handshake(c->ssl);
-  if (rc == 1)
+  if (rc == 1) {
+    const kinfer_config *cfg = c->e->cfg;
+    if (cfg->verbose)
+      ki_log(cfg, KINFER_LOG_DEBUG, "TLS %s with %s (%s): %s, %s",
+             SSL_session_reused(c->ssl) ? "session resumed" : "full handshake",
+             c->o->host, c->addr, SSL_get_version(c->ssl),
+             SSL_get_cipher_name(c->ssl));
+    keep_session(c);
     return 1;
+  }
   int err = SSL_get_error(c->ssl, rc);
   if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
     uint32_t ev = err == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLOUT;
@@ -248,11 +357,14 @@ bool ki_tls_pending(const ki_conn *c) {
 ssize_t ki_tls_recv(ki_conn *c, void *buf, size_t len) {
   ERR_clear_error();
   int n = SSL_read(c->ssl, buf, len > INT_MAX ? INT_MAX : (int)len);
-  if (n > 0)
+  if (n > 0) {
+    keep_session(c);
     return n;
+  }
   switch (SSL_get_error(c->ssl, n)) {
   case SSL_ERROR_WANT_READ:
   case SSL_ERROR_WANT_WRITE:
+    keep_session(c); /* a record with nothing but a session ticket */
     errno = EAGAIN;
     return -1;
   case SSL_ERROR_ZERO_RETURN:

@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,29 +20,60 @@ static void sleep_ms(int ms) {
 }
 
 /* Every peer started and not yet stopped: a failed check skips the test's
- * own stop, so whatever is left is killed when the program exits. */
-static pid_t live[64];
+ * own stop, so whatever is left is killed when the program exits.  A
+ * process started in a group of its own (test_proc_start) is killed with
+ * its whole group, workers included. */
+static struct {
+  pid_t pid;
+  pid_t pgid; /* 0: the process alone */
+} live[64];
+
+static void kill_tracked(size_t i) {
+  if (live[i].pgid > 0) kill(-live[i].pgid, SIGKILL);
+  kill(live[i].pid, SIGKILL);
+  waitpid(live[i].pid, NULL, 0);
+  live[i].pid = 0;
+  live[i].pgid = 0;
+}
 
 static void kill_leftovers(void) {
   for (size_t i = 0; i < sizeof live / sizeof live[0]; i++)
-    if (live[i] > 0) {
-      kill(live[i], SIGKILL);
-      waitpid(live[i], NULL, 0);
-      live[i] = 0;
-    }
+    if (live[i].pid > 0) kill_tracked(i);
 }
 
-static void track(pid_t pid, pid_t replace) {
+/* Interrupted (Ctrl-C, a runner's SIGTERM): no atexit, so kill here, with
+ * async-signal-safe calls only, then die of the signal. */
+static void on_fatal_signal(int sig) {
+  for (size_t i = 0; i < sizeof live / sizeof live[0]; i++) {
+    if (live[i].pgid > 0) kill(-live[i].pgid, SIGKILL);
+    if (live[i].pid > 0) kill(live[i].pid, SIGKILL);
+  }
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+static void track_group(pid_t pid, pid_t pgid, pid_t replace) {
   static bool registered;
   if (!registered) {
     atexit(kill_leftovers);
+    signal(SIGINT, on_fatal_signal);
+    signal(SIGTERM, on_fatal_signal);
     registered = true;
   }
   for (size_t i = 0; i < sizeof live / sizeof live[0]; i++)
-    if (live[i] == replace) {
-      live[i] = pid;
+    if (live[i].pid == replace) {
+      live[i].pid = pid;
+      live[i].pgid = pid ? pgid : 0;
       return;
     }
+}
+
+static void track(pid_t pid, pid_t replace) { track_group(pid, 0, replace); }
+
+static pid_t tracked_group(pid_t pid) {
+  for (size_t i = 0; i < sizeof live / sizeof live[0]; i++)
+    if (live[i].pid == pid) return live[i].pgid;
+  return 0;
 }
 
 static int spawn_and_wait(test_server *s, const char *const *argv, bool tls,
@@ -169,4 +201,130 @@ int test_server_executions(const test_server *s, long *executions,
   *executions = strtol(e + 13, NULL, 10);
   *duplicates = strtol(d + 13, NULL, 10);
   return 0;
+}
+
+int test_free_port(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  int port = -1;
+  if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+      getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+    port = ntohs(a.sin_port);
+  close(fd);
+  return port;
+}
+
+bool test_port_accepts(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+  close(fd);
+  return ok;
+}
+
+/* The exit status as test_server_stop reports it. */
+static int exit_status(int st) {
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+pid_t test_proc_start(const char *const *argv, const char *log, int port,
+                      int wait_s) {
+  pid_t pid = fork();
+  if (pid < 0) {
+    perror("fork");
+    return -1;
+  }
+  if (pid == 0) {
+    setpgid(0, 0);
+#ifdef PR_SET_PDEATHSIG
+    /* should this process die without cleaning up */
+    prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+#endif
+    if (log) {
+      FILE *f = freopen(log, "a", stdout);
+      if (!f || dup2(fileno(stdout), STDERR_FILENO) < 0) _exit(126);
+    }
+    execvp(argv[0], (char *const *)argv);
+    fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
+    _exit(127);
+  }
+  setpgid(pid, pid); /* also here: no race with the checks below */
+  track_group(pid, pid, 0);
+  for (int waited = 0; waited < wait_s * 1000; waited += 10) {
+    int st;
+    if (waitpid(pid, &st, WNOHANG) == pid) {
+      fprintf(stderr, "%s exited before listening on port %d (status %d)%s%s\n",
+              argv[0], port, exit_status(st), log ? ", see " : "", log ? log : "");
+      kill(-pid, SIGKILL); /* workers it may have left */
+      track_group(0, 0, pid);
+      return 0;
+    }
+    if (test_port_accepts(port)) return pid;
+    sleep_ms(10);
+  }
+  fprintf(stderr, "%s did not listen on port %d within %d s\n", argv[0], port, wait_s);
+  test_proc_stop(pid, SIGKILL, 5);
+  return -1;
+}
+
+int test_reap_orphans(void) {
+#ifdef PR_SET_CHILD_SUBREAPER
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0) return 0;
+  perror("prctl(PR_SET_CHILD_SUBREAPER)");
+#endif
+  return -1;
+}
+
+void test_proc_track(pid_t pid, pid_t replaces) {
+  pid_t pgid = getpgid(pid);
+  if (pgid < 0) pgid = 0;
+  if (replaces > 0)
+    for (size_t i = 0; i < sizeof live / sizeof live[0]; i++)
+      if (live[i].pid == replaces) {
+        live[i].pid = pid;
+        live[i].pgid = pgid;
+        return;
+      }
+  track_group(pid, pgid, 0);
+}
+
+int test_proc_wait(pid_t pid, int wait_s) {
+  for (int waited = 0; waited < wait_s * 1000; waited += 10) {
+    int st;
+    pid_t r = waitpid(pid, &st, WNOHANG);
+    if (r == pid) {
+      track_group(0, 0, pid);
+      return exit_status(st);
+    }
+    if (r < 0 && errno == ECHILD && kill(pid, 0) != 0) {
+      /* not a child (no subreaper): gone, status unknown */
+      track_group(0, 0, pid);
+      return 0;
+    }
+    sleep_ms(10);
+  }
+  return -1;
+}
+
+int test_proc_stop(pid_t pid, int sig, int wait_s) {
+  if (pid <= 0) return -1;
+  pid_t pgid = tracked_group(pid);
+  kill(pid, sig);
+  int status = test_proc_wait(pid, wait_s);
+  if (status == -1) {
+    if (pgid > 0) kill(-pgid, SIGKILL);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    track_group(0, 0, pid);
+  }
+  /* workers that outlived their master and came to this process */
+  if (pgid > 0)
+    while (waitpid(-pgid, NULL, WNOHANG) > 0) {
+    }
+  return status;
 }

@@ -166,6 +166,137 @@ END_TEST
 START_TEST(l4_calls_before_settings) { stream_limit(200, "5", "1"); }
 END_TEST
 
+/* Drains |n| completions from |q|; returns how many had |status|. */
+static int drain(kinfer_cq *q, int n, int status) {
+  int hits = 0;
+  for (int got = 0; got < n;) {
+    kinfer_completion comp[16];
+    int k = kinfer_cq_next(q, comp, 16, 5);
+    ck_assert_int_gt(k, 0);
+    for (int i = 0; i < k; i++) {
+      hits += comp[i].status == status;
+      kinfer_response_free(comp[i].resp);
+    }
+    got += k;
+  }
+  return hits;
+}
+
+/* The wait queue is bounded: with one stream busy and two requests
+ * waiting, further calls fail at once with KINFER_ELIMIT instead of
+ * queueing; the queued ones still complete. */
+START_TEST(bounded_wait_queue) {
+  test_server s;
+  const char *args[] = {"--max-streams", "1", "--delay-ms", "400", NULL};
+  ck_assert_int_eq(test_server_start(&s, args), 0);
+  kinfer_config *cfg = kinfer_config_new();
+  kinfer_config_set_protocol(cfg, "v2");
+  kinfer_config_set_http2(cfg, true);
+  ck_assert_int_eq(kinfer_config_set_max_queued(cfg, 2), KINFER_OK);
+  kinfer_client *c = kinfer_client_new(cfg, NULL);
+  kinfer_config_free(cfg);
+  ck_assert_ptr_nonnull(c);
+  bool live = false;
+  ck_assert_int_eq(kinfer_is_server_live(c, s.url, NULL, 10, &live, NULL), KINFER_OK);
+  ck_assert(live); /* connected, the server's SETTINGS known */
+  kinfer_cq *q = kinfer_cq_new();
+  kinfer_request *r = add_sub_request();
+  ck_assert_int_eq(kinfer_infer_cq(c, s.url, r, "add_sub", NULL, false, 30, q, 0), KINFER_OK);
+  usleep(100 * 1000); /* on the connection, its model running */
+  for (int i = 1; i <= 4; i++)
+    ck_assert_int_eq(kinfer_infer_cq(c, s.url, r, "add_sub", NULL, false, 30, q, (uintptr_t)i), KINFER_OK);
+  /* two refused at once, long before the first answer */
+  double t0 = now_s();
+  ck_assert_int_eq(drain(q, 2, KINFER_ELIMIT), 2);
+  ck_assert_msg(now_s() - t0 < 0.3, "ELIMIT took %.3f s", now_s() - t0);
+  ck_assert_int_eq(drain(q, 3, KINFER_OK), 3);
+  kinfer_stats st;
+  kinfer_client_stats(c, &st);
+  ck_assert_uint_eq(st.requests_queued, 0);
+  ck_assert_uint_eq(st.streams_in_flight, 0);
+  long e = -1, d = -1;
+  ck_assert_int_eq(test_server_executions(&s, &e, &d), 0);
+  ck_assert_int_eq(e, 3);
+  kinfer_request_free(r);
+  kinfer_cq_free(q);
+  kinfer_client_close(c);
+  ck_assert_int_eq(test_server_stop(&s), 0);
+}
+END_TEST
+
+/* More HTTP/2 connections when configured: every connection takes one
+ * stream, so 4 concurrent calls open 4 connections with 4 allowed, and
+ * share 1 by default. */
+START_TEST(h2_connections_when_streams_run_out) {
+  for (unsigned max = 1; max <= 4; max += 3) {
+    test_server s;
+    const char *args[] = {"--max-streams", "1", "--delay-ms", "200", NULL};
+    ck_assert_int_eq(test_server_start(&s, args), 0);
+    kinfer_config *cfg = kinfer_config_new();
+    kinfer_config_set_protocol(cfg, "v2");
+    kinfer_config_set_http2(cfg, true);
+    ck_assert_int_eq(kinfer_config_set_max_h2_connections(cfg, max), KINFER_OK);
+    kinfer_client *c = kinfer_client_new(cfg, NULL);
+    kinfer_config_free(cfg);
+    ck_assert_ptr_nonnull(c);
+    bool live = false;
+    ck_assert_int_eq(kinfer_is_server_live(c, s.url, NULL, 10, &live, NULL), KINFER_OK);
+    ck_assert(live);
+    kinfer_cq *q = kinfer_cq_new();
+    kinfer_request *r = add_sub_request();
+    for (int i = 0; i < 4; i++)
+      ck_assert_int_eq(kinfer_infer_cq(c, s.url, r, "add_sub", NULL, false, 30, q, (uintptr_t)i), KINFER_OK);
+    ck_assert_int_eq(drain(q, 4, KINFER_OK), 4);
+    kinfer_stats st;
+    kinfer_client_stats(c, &st);
+    ck_assert_uint_eq(st.connections_opened, max);
+    ck_assert_uint_eq(st.retries, 0);
+    ck_assert_uint_eq(st.streams_in_flight, 0);
+    kinfer_request_free(r);
+    kinfer_cq_free(q);
+    kinfer_client_close(c);
+    ck_assert_int_eq(test_server_stop(&s), 0);
+  }
+}
+END_TEST
+
+/* Small receive windows still carry a large answer whole (the client
+ * returns WINDOW_UPDATEs as it reads). */
+START_TEST(h2_small_windows_large_answer) {
+  test_server s;
+  ck_assert_int_eq(test_server_start(&s, NULL), 0);
+  kinfer_config *cfg = kinfer_config_new();
+  kinfer_config_set_protocol(cfg, "v2");
+  kinfer_config_set_http2(cfg, true);
+  ck_assert_int_eq(kinfer_config_set_h2_windows(cfg, 65535, 65535), KINFER_OK);
+  kinfer_client *c = kinfer_client_new(cfg, NULL);
+  kinfer_config_free(cfg);
+  ck_assert_ptr_nonnull(c);
+  size_t n = 1 << 20;
+  float *v = malloc(n * sizeof *v);
+  ck_assert_ptr_nonnull(v);
+  for (size_t i = 0; i < n; i++) v[i] = (float)i * 0.5f;
+  int64_t shape[] = {(int64_t)n};
+  kinfer_request *r = kinfer_request_new();
+  kinfer_input *in = kinfer_request_add_input(r, "INPUT0", KINFER_FP32, shape, 1);
+  kinfer_input_set_data(in, v, n * sizeof *v);
+  kinfer_input_set_binary(in, true);
+  kinfer_request_set_binary_outputs(r, true);
+  kinfer_response *out = NULL;
+  kinfer_error err;
+  ck_assert_msg(kinfer_infer(c, s.url, r, "echo", NULL, NULL, false, 30, &out, &err) == KINFER_OK,
+                "%s", err.message);
+  const kinfer_tensor *t = kinfer_response_output(out, 0);
+  ck_assert_uint_eq(kinfer_tensor_nbytes(t), n * sizeof *v);
+  ck_assert(memcmp(kinfer_tensor_data(t), v, n * sizeof *v) == 0);
+  kinfer_response_free(out);
+  kinfer_request_free(r);
+  free(v);
+  kinfer_client_close(c);
+  ck_assert_int_eq(test_server_stop(&s), 0);
+}
+END_TEST
+
 /* L1/L2: the server drains every connection with a two-phase GOAWAY after
  * 50 streams (nginx does so after 1000); 50 callers keep calling.  No caller
  * sees an error, nothing runs twice, and connections are replaced one at a
@@ -230,6 +361,9 @@ static Suite *suite(void) {
   tcase_add_test(tc, l3_one_stream_at_a_time);
   tcase_add_test(tc, l4_calls_before_settings);
   tcase_add_test(tc, l1_l2_goaway_under_load);
+  tcase_add_test(tc, bounded_wait_queue);
+  tcase_add_test(tc, h2_connections_when_streams_run_out);
+  tcase_add_test(tc, h2_small_windows_large_answer);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -216,6 +216,89 @@ START_TEST(r6_r7_lost_after_sending) {
 }
 END_TEST
 
+/* R7 with the request, not the client, declared idempotent. */
+START_TEST(r7_request_declared_idempotent) {
+  test_server s;
+  const char *args[] = {"--drop-after", "1", NULL};
+  ck_assert_int_eq(test_server_start(&s, args), 0);
+  kinfer_client *c = make_client((opts){.http2 = _i, .retries = 3, .timeout = 10});
+  /* The server's reset discards its SETTINGS unread: once the origin is
+   * known to speak HTTP/2, a silent close is no reason to try HTTP/1.1. */
+  bool live = false;
+  ck_assert_int_eq(kinfer_is_server_live(c, s.url, NULL, 10, &live, NULL), KINFER_OK);
+  ck_assert(live);
+  int64_t shape[] = {1};
+  int32_t a = 5, b = 2;
+  for (int idem = 0; idem < 2; idem++) {
+    kinfer_request *r = kinfer_request_new();
+    kinfer_request_set_id(r, idem ? "r7-idem" : "r7-plain");
+    ck_assert_int_eq(kinfer_request_set_idempotent(r, idem), KINFER_OK);
+    kinfer_input_set_data(kinfer_request_add_input(r, "INPUT0", KINFER_INT32, shape, 1), &a, sizeof a);
+    kinfer_input_set_data(kinfer_request_add_input(r, "INPUT1", KINFER_INT32, shape, 1), &b, sizeof b);
+    kinfer_response *out = NULL;
+    kinfer_error err;
+    int rc = kinfer_infer(c, s.url, r, "add_sub", NULL, NULL, false, KINFER_TIMEOUT_DEFAULT, &out, &err);
+    if (idem) {
+      /* every connection drops after its first execution: the resend runs
+       * on a new connection and its answer is lost again, until retries
+       * run out -- but each attempt after the first was allowed */
+      ck_assert_msg(rc == KINFER_EUNKNOWN_OUTCOME, "%d %s", rc, err.message);
+      ck_assert_int_eq(err.attempts, 4);
+    } else {
+      ck_assert_msg(rc == KINFER_EUNKNOWN_OUTCOME, "%d %s", rc, err.message);
+      ck_assert_msg(err.attempts == 1, "%d attempts: %s", err.attempts, err.message);
+    }
+    kinfer_response_free(out);
+    kinfer_request_free(r);
+  }
+  assert_executions(&s, 5, 1);
+  assert_idle(c);
+  kinfer_client_close(c);
+  ck_assert_int_eq(test_server_stop(&s), 0);
+}
+END_TEST
+
+/* The retry budget: with every stream refused, retries stop when the
+ * bucket is empty rather than multiplying the load by retries+1. */
+START_TEST(retry_budget_bounds_retries) {
+  test_server s;
+  const char *args[] = {"--refuse-every", "1", NULL};
+  ck_assert_int_eq(test_server_start(&s, args), 0);
+  kinfer_config *cfg = kinfer_config_new();
+  kinfer_config_set_protocol(cfg, "v2");
+  kinfer_config_set_http2(cfg, true);
+  kinfer_config_set_retries(cfg, 3);
+  kinfer_config_set_retry_backoff(cfg, 0.001, 0.002);
+  /* no refill: the bucket's 10 tokens are all there is */
+  ck_assert_int_eq(kinfer_config_set_retry_budget(cfg, 0, 0), KINFER_OK);
+  kinfer_client *c = kinfer_client_new(cfg, NULL);
+  kinfer_config_free(cfg);
+  ck_assert_ptr_nonnull(c);
+  int total_attempts = 0;
+  kinfer_error err;
+  for (int i = 0; i < 6; i++) {
+    char id[16];
+    snprintf(id, sizeof id, "b%d", i);
+    ck_assert_int_eq(call(c, s.url, id, &err), KINFER_EREFUSED);
+    total_attempts += err.attempts;
+    if (i < 3) ck_assert_int_eq(err.attempts, 4);   /* 3 retries each: 9 tokens */
+    if (i == 3) ck_assert_int_eq(err.attempts, 2);  /* the 10th token */
+    if (i > 3) {
+      ck_assert_int_eq(err.attempts, 1);
+      ck_assert_msg(strstr(err.message, "retry budget"), "%s", err.message);
+    }
+  }
+  ck_assert_int_eq(total_attempts, 6 + 10);
+  kinfer_stats st;
+  kinfer_client_stats(c, &st);
+  ck_assert_uint_eq(st.retries, 10);
+  assert_executions(&s, 0, 0);
+  assert_idle(c);
+  kinfer_client_close(c);
+  ck_assert_int_eq(test_server_stop(&s), 0);
+}
+END_TEST
+
 START_TEST(r10_every_attempt_hangs) {
   test_server s;
   const char *args[] = {"--delay-ms", "6000", NULL};
@@ -293,6 +376,8 @@ static Suite *suite(void) {
   tcase_add_test(tc, r4_refused_every_time);
   tcase_add_loop_test(tc, r6_r7_lost_after_sending, 0, 2);
   tcase_add_loop_test(tc, r10_every_attempt_hangs, 0, 2);
+  tcase_add_loop_test(tc, r7_request_declared_idempotent, 0, 2);
+  tcase_add_test(tc, retry_budget_bounds_retries);
   tcase_add_loop_test(tc, r1_refused_then_accepted, 0, 2);
   suite_add_tcase(s, tc);
   return s;

@@ -25,7 +25,9 @@ static const char *const covered[] = {
     "kinfer_config_set_max_response_bytes", "kinfer_config_set_protocol",
     "kinfer_config_set_retries", "kinfer_config_set_retry_backoff",
     "kinfer_config_set_retry_on_status", "kinfer_config_set_idempotent",
-    "kinfer_config_set_keepalive",
+    "kinfer_config_set_keepalive", "kinfer_config_set_max_h2_connections",
+    "kinfer_config_set_max_queued", "kinfer_config_set_h2_windows",
+    "kinfer_config_set_retry_budget", "kinfer_request_set_idempotent",
     "kinfer_config_set_ssl_ctx", "kinfer_config_set_timeout",
     "kinfer_config_set_timeouts", "kinfer_config_set_transport",
     "kinfer_config_set_unix_socket", "kinfer_config_set_verbose",
@@ -120,7 +122,23 @@ START_TEST(test_config_and_headers) {
   ck_assert_int_eq(kinfer_config_set_retry_on_status(NULL, codes, 1), KINFER_EINVAL);
   ck_assert_int_eq(kinfer_config_set_idempotent(NULL, true), KINFER_EINVAL);
   ck_assert_int_eq(kinfer_config_set_keepalive(NULL, 1, 1), KINFER_EINVAL);
+  ck_assert_int_eq(kinfer_config_set_max_h2_connections(NULL, 1), KINFER_EINVAL);
+  ck_assert_int_eq(kinfer_config_set_max_queued(NULL, 1), KINFER_EINVAL);
+  ck_assert_int_eq(kinfer_config_set_h2_windows(NULL, 1 << 20, 1 << 20), KINFER_EINVAL);
+  ck_assert_int_eq(kinfer_config_set_retry_budget(NULL, 0.2, 10), KINFER_EINVAL);
+  ck_assert_int_eq(kinfer_request_set_idempotent(NULL, true), KINFER_EINVAL);
   kinfer_config *c = kinfer_config_new();
+  ck_assert_int_eq(kinfer_config_set_max_h2_connections(c, 0), KINFER_EINVAL);
+  ck_assert_int_eq(kinfer_config_set_max_h2_connections(c, 1025), KINFER_EINVAL);
+  ck_assert_int_eq(kinfer_config_set_max_h2_connections(c, 4), KINFER_OK);
+  ck_assert_int_eq(kinfer_config_set_max_queued(c, 0), KINFER_EINVAL);
+  ck_assert_int_eq(kinfer_config_set_h2_windows(c, 1000, 1 << 20), KINFER_EINVAL);
+  ck_assert_int_eq(kinfer_config_set_h2_windows(c, 1 << 20, 0x80000000u), KINFER_EINVAL);
+  ck_assert_int_eq(kinfer_config_set_h2_windows(c, 0x7fffffff, 65535), KINFER_OK);
+  ck_assert_int_eq(kinfer_config_set_retry_budget(c, NAN, 1), KINFER_EINVAL);
+  ck_assert_int_eq(kinfer_config_set_retry_budget(c, 0.1, -1), KINFER_EINVAL);
+  ck_assert_int_eq(kinfer_config_set_retry_budget(c, 0.1, INFINITY), KINFER_EINVAL);
+  ck_assert_int_eq(kinfer_config_set_retry_budget(c, -1, 0), KINFER_OK); /* off */
   ck_assert_int_eq(kinfer_config_set_auth_basic(c, NULL, "p"), KINFER_EINVAL);
   ck_assert_int_eq(kinfer_config_set_auth_bearer(c, NULL), KINFER_EINVAL);
   ck_assert_int_eq(kinfer_config_set_timeouts(c, NAN, 1, 1, 1), KINFER_EINVAL);

@@ -154,6 +154,41 @@ START_TEST(test_decide_at_least) {
 }
 END_TEST
 
+/* The retry budget: starts full, one token per retry, refills by ratio
+ * per first attempt and per second, never above its cap. */
+START_TEST(test_token_bucket) {
+  const int64_t s = 1000000000;
+  ki_retry_budget b;
+  ki_retry_budget_init(&b, 0.5, 0, 0); /* cap max(10, 0) = 10 */
+  for (int i = 0; i < 10; i++) ck_assert(ki_retry_budget_withdraw(&b, 0));
+  ck_assert(!ki_retry_budget_withdraw(&b, 100 * s)); /* no time refill */
+  ki_retry_budget_deposit(&b);
+  ck_assert(!ki_retry_budget_withdraw(&b, 0)); /* half a token */
+  ki_retry_budget_deposit(&b);
+  ck_assert(ki_retry_budget_withdraw(&b, 0));
+  ck_assert(!ki_retry_budget_withdraw(&b, 0));
+  for (int i = 0; i < 1000; i++) ki_retry_budget_deposit(&b);
+  int n = 0;
+  while (ki_retry_budget_withdraw(&b, 0)) n++;
+  ck_assert_int_eq(n, 10); /* capped */
+
+  ki_retry_budget_init(&b, 0, 5, 0); /* cap 50, 5 a second */
+  n = 0;
+  while (ki_retry_budget_withdraw(&b, 0)) n++;
+  ck_assert_int_eq(n, 50);
+  ck_assert(!ki_retry_budget_withdraw(&b, s / 10)); /* 0.5 token */
+  ck_assert(ki_retry_budget_withdraw(&b, s / 5));   /* 1 token by now */
+  ck_assert(!ki_retry_budget_withdraw(&b, s / 5));
+  ck_assert(!ki_retry_budget_withdraw(&b, s / 10)); /* clock going back: no gain */
+  n = 0;
+  while (ki_retry_budget_withdraw(&b, 3600 * s)) n++;
+  ck_assert_int_eq(n, 50); /* an hour's refill is still the cap */
+
+  ki_retry_budget_init(&b, -1, 0, 0); /* off */
+  for (int i = 0; i < 100000; i++) ck_assert(ki_retry_budget_withdraw(&b, 0));
+}
+END_TEST
+
 static Suite *retry_suite(void) {
   Suite *s = suite_create("retry");
   TCase *tc = tcase_create("policy");
@@ -165,6 +200,7 @@ static Suite *retry_suite(void) {
   tcase_add_test(tc, test_rand_varies);
   tcase_add_test(tc, test_retry_after_parsing);
   tcase_add_test(tc, test_decide_at_least);
+  tcase_add_test(tc, test_token_bucket);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -1373,6 +1373,10 @@ START_TEST(test_h2c_fallback_to_h1) {
 }
 END_TEST
 
+/* A server closing on the h2c preface without a byte in reply: a request
+ * that may be sent again is resent over HTTP/1.1 (and the origin is
+ * remembered); one that may not is not resent, since a reset HTTP/2
+ * connection looks the same and may have run it. */
 START_TEST(test_h2c_fallback_on_close) {
   h1srv *s = h1_start(H1_KEEPALIVE, false);
   s->silent_pri = true;
@@ -1381,9 +1385,20 @@ START_TEST(test_h2c_fallback_on_close) {
   txfer t;
   txfer_init(&t, "POST", s->port, "/v1/models/m:predict");
   run_one(e, &t);
+  ck_assert_msg(t.result == KINFER_EUNKNOWN_OUTCOME, "%s", t.message);
+  ck_assert_int_eq(t.attempts, 1);
+  ck_assert_int_eq(h1_count(s, &s->requests), 0);
+  txfer_init(&t, "POST", s->port, "/v1/models/m:predict");
+  t.x.idempotent = true;
+  run_one(e, &t);
   ck_assert_msg(t.result == KINFER_OK, "%s", t.message);
   ck_assert_int_eq(t.http_version, 11);
   ck_assert_int_eq(h1_count(s, &s->requests), 1);
+  txfer_init(&t, "POST", s->port, "/v1/models/m:predict");
+  run_one(e, &t); /* remembered: straight to HTTP/1.1 */
+  ck_assert_msg(t.result == KINFER_OK, "%s", t.message);
+  ck_assert_int_eq(t.http_version, 11);
+  ck_assert_int_eq(h1_count(s, &s->requests), 2);
   ki_engine_free(e);
   kinfer_config_free(cfg);
   h1_stop(s);

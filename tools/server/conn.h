@@ -86,6 +86,9 @@ extern const char ks_h2_preface[];
 /* ---- TLS (tls.c) -------------------------------------------------------- */
 
 SSL_CTX *ks_tls_ctx_new(const char *cert, const char *key, bool offer_h2);
+/* Requires and verifies a client certificate signed by a CA in |ca_file|
+ * (PEM).  Returns 0, or -1 with a message on stderr. */
+int ks_tls_require_client_ca(SSL_CTX *ctx, const char *ca_file);
 /* After the handshake: true if ALPN selected "h2". */
 bool ks_tls_selected_h2(SSL *ssl);
 

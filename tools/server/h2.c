@@ -7,7 +7,8 @@
  * Fault options handled here: --refuse-every (RST_STREAM REFUSED_STREAM
  * before the model runs) and --goaway-after (graceful two-phase GOAWAY:
  * a shutdown notice and a PING, then the real GOAWAY once the PING is
- * acknowledged).
+ * acknowledged), and --stall-window (SETTINGS_INITIAL_WINDOW_SIZE 0 and no
+ * WINDOW_UPDATE ever, so a client's request body stalls).
  */
 #include <nghttp2/nghttp2.h>
 #include <stdio.h>
@@ -364,7 +365,14 @@ static int session_new(nghttp2_session **session, ks_conn *c)
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
   nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
   nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
-  int rc = nghttp2_session_server_new(session, cb, c);
+  nghttp2_option *opt = NULL;
+  int rc = nghttp2_option_new(&opt);
+  if (rc == 0) {
+    /* --stall-window: nghttp2 would give back the window as data arrives. */
+    nghttp2_option_set_no_auto_window_update(opt, ks_cfg.stall_window);
+    rc = nghttp2_session_server_new2(session, cb, c, opt);
+    nghttp2_option_del(opt);
+  }
   nghttp2_session_callbacks_del(cb);
   return rc == 0 ? 0 : -1;
 }
@@ -382,13 +390,14 @@ int ks_h2_start(ks_conn *c)
   c->proto_data = st;
   nghttp2_settings_entry settings[] = {
     {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, ks_cfg.max_streams},
-    {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, WINDOW_SIZE},
+    {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, ks_cfg.stall_window ? 0 : WINDOW_SIZE},
     {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, KS_MAX_HEADER_BYTES},
   };
   if (nghttp2_submit_settings(st->session, NGHTTP2_FLAG_NONE, settings,
                               sizeof settings / sizeof settings[0]) != 0 ||
-      nghttp2_session_set_local_window_size(st->session, NGHTTP2_FLAG_NONE, 0,
-                                            WINDOW_SIZE) != 0)
+      (!ks_cfg.stall_window &&
+       nghttp2_session_set_local_window_size(st->session, NGHTTP2_FLAG_NONE, 0,
+                                             WINDOW_SIZE) != 0))
     return -1;
   int rc = 0;
   if (c->in.len)

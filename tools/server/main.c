@@ -33,6 +33,8 @@ static const char usage[] =
   "                         (written atomically, removed at exit)\n"
   "  --tls-cert PEM         serve TLS with this certificate chain\n"
   "  --tls-key PEM          private key for --tls-cert\n"
+  "  --tls-client-ca PEM    with --tls-cert: require a client certificate signed\n"
+  "                         by this CA; the handshake fails without a valid one\n"
   "  --threads N            worker threads (default 1)\n"
   "  --max-streams N        HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS (default 1000)\n"
   "  --max-body BYTES       largest request body accepted (default 536870912)\n"
@@ -53,6 +55,8 @@ static const char usage[] =
   "                         server-wide) with REFUSED_STREAM before the model runs\n"
   "  --goaway-after N       after N streams on an HTTP/2 connection, send a\n"
   "                         graceful two-phase GOAWAY\n"
+  "  --stall-window         HTTP/2: advertise SETTINGS_INITIAL_WINDOW_SIZE 0 and\n"
+  "                         never send WINDOW_UPDATE, so request bodies stall\n"
   "  --drop-after N         close the TCP connection, with no response, no\n"
   "                         GOAWAY and no TLS close_notify, right after the N-th\n"
   "                         model execution on that connection\n"
@@ -126,7 +130,8 @@ enum {
   OPT_LISTEN = 256, OPT_PORT_FILE, OPT_TLS_CERT, OPT_TLS_KEY, OPT_THREADS, OPT_MAX_STREAMS,
   OPT_MAX_BODY, OPT_DELAY, OPT_QUIET, OPT_VERBOSE, OPT_HELP, OPT_VERSION, OPT_H1_ONLY,
   OPT_NO_ALPN_H2, OPT_REFUSE, OPT_GOAWAY, OPT_DROP, OPT_STATUS, OPT_STATUS_EVERY,
-  OPT_RETRY_AFTER, OPT_PATH_PREFIX,
+  OPT_RETRY_AFTER, OPT_PATH_PREFIX, OPT_STALL_WINDOW,
+  OPT_TLS_CLIENT_CA,
 };
 
 static const struct option options[] = {
@@ -151,6 +156,8 @@ static const struct option options[] = {
   {"status-every", required_argument, NULL, OPT_STATUS_EVERY},
   {"retry-after", required_argument, NULL, OPT_RETRY_AFTER},
   {"path-prefix", required_argument, NULL, OPT_PATH_PREFIX},
+  {"stall-window", no_argument, NULL, OPT_STALL_WINDOW},
+  {"tls-client-ca", required_argument, NULL, OPT_TLS_CLIENT_CA},
   {NULL, 0, NULL, 0},
 };
 
@@ -169,6 +176,7 @@ static int parse_option(int opt, char *arg)
   case OPT_PORT_FILE: ks_cfg.port_file = arg; return 0;
   case OPT_TLS_CERT: ks_cfg.tls_cert = arg; return 0;
   case OPT_TLS_KEY: ks_cfg.tls_key = arg; return 0;
+  case OPT_TLS_CLIENT_CA: ks_cfg.tls_client_ca = arg; return 0;
   case OPT_PATH_PREFIX:
     /* "/serving/ns" or "/serving/ns/": kept without the trailing '/' */
     if (arg[0] != '/' || strlen(arg) < 2) {
@@ -182,6 +190,7 @@ static int parse_option(int opt, char *arg)
   case OPT_VERBOSE: ks_cfg.verbosity = 1; return 0;
   case OPT_H1_ONLY: ks_cfg.h1_only = true; return 0;
   case OPT_NO_ALPN_H2: ks_cfg.no_alpn_h2 = true; return 0;
+  case OPT_STALL_WINDOW: ks_cfg.stall_window = true; return 0;
   case OPT_HELP: fputs(usage, stdout); return 1;
   case OPT_VERSION: puts(KS_NAME " " KS_VERSION); return 1;
   case OPT_THREADS:
@@ -239,6 +248,10 @@ static int parse_args(int argc, char **argv)
     fprintf(stderr, KS_NAME ": --tls-cert and --tls-key go together\n");
     return -1;
   }
+  if (ks_cfg.tls_client_ca && !ks_cfg.tls_cert) {
+    fprintf(stderr, KS_NAME ": --tls-client-ca needs --tls-cert\n");
+    return -1;
+  }
   if (ks_cfg.status_every && !ks_cfg.status_code) {
     fprintf(stderr, KS_NAME ": --status-every needs --status CODE\n");
     return -1;
@@ -272,6 +285,10 @@ static int serve(void)
                          !ks_cfg.h1_only && !ks_cfg.no_alpn_h2);
     if (!tls)
       return 1;
+    if (ks_cfg.tls_client_ca && ks_tls_require_client_ca(tls, ks_cfg.tls_client_ca) < 0) {
+      SSL_CTX_free(tls);
+      return 1;
+    }
   }
   int port = 0, rc = 1;
   int fd = ks_listen(ks_cfg.host, ks_cfg.port, &port);

@@ -31,6 +31,7 @@ typedef struct ks_config {
   const char *port_file;  /* written after listen(), atomically */
   const char *tls_cert;
   const char *tls_key;
+  const char *tls_client_ca; /* require client certificates from this CA */
   int threads;
   uint32_t max_streams;
   unsigned delay_ms;
@@ -40,6 +41,7 @@ typedef struct ks_config {
   bool no_alpn_h2;
   unsigned refuse_every;  /* h2: REFUSED_STREAM for every N-th inference */
   unsigned goaway_after;  /* h2: two-phase GOAWAY after N streams */
+  bool stall_window;      /* h2: stream window 0, never a WINDOW_UPDATE */
   unsigned drop_after;    /* close TCP after the N-th execution on a conn */
   int status_code;        /* with status_every: answer this instead */
   unsigned status_every;

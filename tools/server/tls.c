@@ -67,3 +67,20 @@ bool ks_tls_selected_h2(SSL *ssl)
   SSL_get0_alpn_selected(ssl, &p, &n);
   return n == 2 && memcmp(p, "h2", 2) == 0;
 }
+
+int ks_tls_require_client_ca(SSL_CTX *ctx, const char *ca_file)
+{
+  STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(ca_file);
+  if (!names || SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
+    sk_X509_NAME_pop_free(names, X509_NAME_free);
+    print_ssl_error(ca_file);
+    return -1;
+  }
+  SSL_CTX_set_client_CA_list(ctx, names);
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+  /* Resuming a session is refused when verifying peers without a session
+   * id context. */
+  static const unsigned char sid_ctx[] = KS_NAME;
+  SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof sid_ctx - 1);
+  return 0;
+}
