@@ -88,7 +88,7 @@ static const char *plain_run(const char *p, const char *end) {
 
 /* The end of the value at |p| by bracket counting alone (the typed parser
  * validates it later), or NULL. */
-static const char *skip_span(const char *p, const char *end) {
+const char *ki_json_span_end(const char *p, const char *end) {
   if (p == end) return NULL;
   if (*p != '[' && *p != '{' && *p != '"') {
     while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' &&
@@ -126,7 +126,7 @@ static const char *scan_value(mask *m, const char *p, int depth, enum role role)
 
 /* Cuts the data value at |p| out of the text. */
 static const char *cut(mask *m, const char *p) {
-  const char *e = skip_span(p, m->end);
+  const char *e = ki_json_span_end(p, m->end);
   if (!e) {
     m->bail = true;
     return NULL;
@@ -224,7 +224,7 @@ static const char *scan_value(mask *m, const char *p, int depth,
     m->bail = true;
     return NULL;
   }
-  const char *e = skip_span(p, m->end);
+  const char *e = ki_json_span_end(p, m->end);
   if (!e || e == p) m->bail = true;
   return m->bail ? NULL : e;
 }

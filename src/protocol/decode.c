@@ -265,18 +265,6 @@ static bool has_outputs_array(json_object *root) {
          json_object_is_type(o, json_type_array);
 }
 
-static void reset(kinfer_response *resp) {
-  for (size_t i = 0; i < resp->noutputs; i++) ki_tensor_clear(&resp->outputs[i]);
-  free(resp->outputs);
-  resp->outputs = NULL;
-  resp->noutputs = 0;
-  free(resp->model_name);
-  free(resp->model_version);
-  free(resp->id);
-  resp->model_name = resp->model_version = resp->id = NULL;
-  ki_params_clear(&resp->params);
-}
-
 /* Parses and decodes the JSON part; with |fast|, V2 data arrays go through
  * the data codec (see datacodec.c).  Sets *redo when the fast path was not
  * sure of its result and the response must be decoded without it. */
@@ -336,10 +324,16 @@ static int decode_body(kinfer_response *resp, enum ki_decode_mode mode,
   }
   resp->json = resp->body ? resp->body : "";
   resp->json_len = json_len;
+  /* The one-pass V2 decoder first: it declines whatever it is not sure of,
+   * errors included, and the json-c path below then decides. */
+  if (mode != KI_DECODE_V1 && ki_v2_fast_enabled()) {
+    int rc = ki_v2_decode_fast(resp, binary, err);
+    if (rc != KI_DECLINED) return rc;
+  }
   bool redo = false;
   int rc = decode_json(resp, mode, binary, true, &redo, err);
   if (rc == KINFER_ENOMEM || !redo) return rc;
-  reset(resp);
+  ki_response_clear(resp);
   return decode_json(resp, mode, binary, false, &redo, err);
 }
 

@@ -103,7 +103,19 @@ struct kinfer_response {
   kinfer_params params;
   struct kinfer_tensor *outputs;
   size_t noutputs;
+  /* Set by the one-pass V2 decoder (v2fast.c): one block holding the
+   * outputs array, every output's name, shape and parameter items, the
+   * response's strings and parameter items.  Then only the tensors' data
+   * buffers (owned, elems) and this block are freed, and the parameter
+   * maps must not be modified. */
+  void *arena;
 };
+
+/* ---- response.c -------------------------------------------------------- */
+
+/* Frees what decoding put into |r| (outputs, names, parameters; not the
+ * body) and leaves those fields empty. */
+void ki_response_clear(kinfer_response *r);
 
 /* ---- params.c ---------------------------------------------------------- */
 
@@ -194,6 +206,9 @@ typedef struct ki_data_spans {
  * be sure (|out| and |spans| then empty: parse |s| itself), KINFER_ENOMEM. */
 int ki_v2_mask_data(const char *s, size_t n, ki_buf *out, ki_data_spans *spans);
 void ki_data_spans_free(ki_data_spans *s);
+/* The end of the JSON value at |p| found by bracket and string counting
+ * alone (not validated), or NULL when it does not end before |end|. */
+const char *ki_json_span_end(const char *p, const char *end);
 /* ki_tensor_from_json from the JSON text of the data value instead of a
  * json-c tree: the same checks and error codes. */
 int ki_tensor_from_text(struct kinfer_tensor *t, const char *s, size_t n,
@@ -216,6 +231,37 @@ int ki_v2_decode(kinfer_response *resp, json_object *root,
                  const char *bin, size_t binlen, ki_data_spans *spans,
                  kinfer_error *err);
 int ki_v1_decode(kinfer_response *resp, json_object *root, kinfer_error *err);
+
+/* Binary extension input to the V2 decoder: the bytes after the JSON. */
+typedef struct ki_bin_reader {
+  const char *p;             /* NULL when the body has no binary part      */
+  size_t len;
+  size_t off;                /* bytes taken by the outputs so far          */
+} ki_bin_reader;
+/* Takes the |size| bytes of output |t| (dt, count and nbytes set) from
+ * |br|: a view into the body, or BYTES elements.  KINFER_EBADRESPONSE
+ * when they do not fit the body, the shape or the datatype; KINFER_ENOMEM. */
+int ki_v2_decode_binary(struct kinfer_tensor *t, int64_t size,
+                        ki_bin_reader *br, kinfer_error *err);
+
+/* ---- v2fast.c: the one-pass V2 response decoder ------------------------- */
+
+#define KI_HAVE_V2FAST 1
+/* ki_v2_decode_fast's answer when it leaves the body to the json-c path. */
+#define KI_DECLINED 1
+
+/* Decodes the V2 JSON part of |resp| (json, json_len; with |binary| the
+ * bytes after it are the binary extension) in one pass, without json-c.
+ * Returns KINFER_OK with |resp| filled exactly as the json-c path would
+ * fill it, KINFER_ENOMEM, or KI_DECLINED with |resp| and |err| untouched:
+ * for anything it is not sure of (not a V2 object, an error of any kind,
+ * escaped or duplicate keys, deep nesting, values json-c might read
+ * differently) the json-c path must decode the body. */
+int ki_v2_decode_fast(kinfer_response *resp, bool binary, kinfer_error *err);
+/* On by default.  Off forces every body through the json-c path: for tests
+ * and benchmarks that compare the two; not thread-safe. */
+void ki_v2_fast_set_enabled(bool on);
+bool ki_v2_fast_enabled(void);
 
 /* Appends one iovec segment to |e| (the array grows as needed). */
 int ki_encoded_push(ki_encoded *e, const void *p, size_t n);

@@ -6,14 +6,34 @@
 
 #include "proto_int.h"
 
+void ki_response_clear(kinfer_response *r) {
+  for (size_t i = 0; i < r->noutputs; i++) {
+    struct kinfer_tensor *t = &r->outputs[i];
+    if (!r->arena) {
+      ki_tensor_clear(t);
+      continue;
+    }
+    free(t->owned);
+    free(t->elems);
+  }
+  if (!r->arena) {
+    free(r->outputs);
+    free(r->model_name);
+    free(r->model_version);
+    free(r->id);
+    ki_params_clear(&r->params);
+  }
+  free(r->arena);
+  r->arena = NULL;
+  r->outputs = NULL;
+  r->noutputs = 0;
+  r->model_name = r->model_version = r->id = NULL;
+  memset(&r->params, 0, sizeof r->params);
+}
+
 void kinfer_response_free(kinfer_response *r) {
   if (!r) return;
-  for (size_t i = 0; i < r->noutputs; i++) ki_tensor_clear(&r->outputs[i]);
-  free(r->outputs);
-  free(r->model_name);
-  free(r->model_version);
-  free(r->id);
-  ki_params_clear(&r->params);
+  ki_response_clear(r);
   free(r->body);
   free(r);
 }

@@ -192,13 +192,6 @@ static int decode_shape(struct kinfer_tensor *t, json_object *shape, size_t i,
   return KINFER_OK;
 }
 
-/* Binary extension input to the decoder: the bytes after the JSON. */
-typedef struct bin_reader {
-  const char *p;
-  size_t len;
-  size_t off;
-} bin_reader;
-
 static int binary_bytes(struct kinfer_tensor *t, const char *p, size_t n,
                         kinfer_error *err) {
   if (!(t->elems = calloc(t->count ? t->count : 1, sizeof *t->elems)))
@@ -224,8 +217,8 @@ static int binary_bytes(struct kinfer_tensor *t, const char *p, size_t n,
   return KINFER_OK;
 }
 
-static int decode_binary(struct kinfer_tensor *t, int64_t size, bin_reader *br,
-                         kinfer_error *err) {
+int ki_v2_decode_binary(struct kinfer_tensor *t, int64_t size,
+                        ki_bin_reader *br, kinfer_error *err) {
   if (!br->p)
     return ki_error_set(err, KINFER_EBADRESPONSE,
                         "output '%s' has binary_data_size but the body has no "
@@ -255,7 +248,7 @@ static int decode_binary(struct kinfer_tensor *t, int64_t size, bin_reader *br,
 }
 
 static int decode_output(struct kinfer_tensor *t, json_object *obj, size_t i,
-                         bin_reader *br, ki_data_spans *spans,
+                         ki_bin_reader *br, ki_data_spans *spans,
                          kinfer_error *err) {
   if (!json_object_is_type(obj, json_type_object))
     return bad_output(err, i, "not an object");
@@ -281,7 +274,7 @@ static int decode_output(struct kinfer_tensor *t, json_object *obj, size_t i,
       return ki_error_set(err, KINFER_EBADRESPONSE,
                           "output '%s' has both data and binary_data_size",
                           t->name);
-    return decode_binary(t, size, br, err);
+    return ki_v2_decode_binary(t, size, br, err);
   }
   if (!has_data)
     return ki_error_set(err, KINFER_EBADRESPONSE, "output '%s' has no data",
@@ -319,7 +312,7 @@ int ki_v2_decode(kinfer_response *resp, json_object *root, const char *bin,
   TRY(decode_envelope(resp, root, err));
   size_t n = json_object_array_length(outs);
   if (n && !(resp->outputs = calloc(n, sizeof *resp->outputs))) return oom(err);
-  bin_reader br = {bin, binlen, 0};
+  ki_bin_reader br = {bin, binlen, 0};
   for (size_t i = 0; i < n; i++) {
     resp->noutputs = i + 1;
     TRY(decode_output(&resp->outputs[i], json_object_array_get_idx(outs, i), i,

@@ -248,6 +248,12 @@ static ssize_t read_body(nghttp2_session *s, int32_t id, uint8_t *buf,
 
 /* ---- codec ---------------------------------------------------------------- */
 
+uint32_t ki_h2_first_stream_id = 1;
+
+static bool ids_left(h2 *h) {
+  return nghttp2_session_get_next_stream_id(h->s) <= INT32_MAX;
+}
+
 static int h2_init(ki_conn *c) {
   h2 *h = calloc(1, sizeof *h);
   if (!h)
@@ -283,6 +289,8 @@ static int h2_init(ki_conn *c) {
   if (rv == 0)
     rv = nghttp2_session_set_local_window_size(
         h->s, NGHTTP2_FLAG_NONE, 0, (int32_t)c->e->cfg->h2_conn_window);
+  if (rv == 0 && ki_h2_first_stream_id != 1)
+    rv = nghttp2_session_set_next_stream_id(h->s, (int32_t)ki_h2_first_stream_id);
   int64_t interval = ki_secs_to_ns(c->e->cfg->keepalive_interval);
   if (rv == 0 && interval > 0) {
     c->last_rx = ki_now_ns();
@@ -336,7 +344,7 @@ static void h2_destroy(ki_conn *c) {
 
 static bool h2_can_take(const ki_conn *c) {
   h2 *h = H(c);
-  if (h->goaway || h->fallen_back)
+  if (h->goaway || h->fallen_back || !ids_left(h))
     return false;
   /* Until the server's SETTINGS say how many streams it takes, one: more
    * could exceed a small limit and be refused.  They arrive within the
@@ -408,6 +416,12 @@ static int h2_start(ki_conn *c, ki_xfer_priv *p) {
   }
   p->stream_id = id;
   ki_conn_attach(c, p);
+  if (!ids_left(h)) {
+    /* That was the last stream id: the connection drains, and a new one
+     * takes the next requests. */
+    c->draining = true;
+    ki_pool_kick(c->o);
+  }
   rc = KINFER_OK;
 out:
   if (lower)

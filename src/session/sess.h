@@ -186,6 +186,9 @@ typedef struct ki_proto_ops {
 
 extern const ki_proto_ops ki_h1_ops;
 extern const ki_proto_ops ki_h2_ops;
+/* The first stream id of new HTTP/2 connections: 1, or (in tests) an odd
+ * id close to 2^31 to run out of stream ids quickly. */
+extern uint32_t ki_h2_first_stream_id;
 
 /* Keepalive: PINGs an HTTP/2 connection that has been silent for the
  * configured interval, and closes it (as lost) when the answer does not

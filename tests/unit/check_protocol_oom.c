@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "protocol/proto_int.h"
 #include "protocol/protocol.h"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -227,6 +228,22 @@ static int decode_binary(void) {
   return decode_cycle(KI_DECODE_V2, body, sizeof body - 1, ihcl);
 }
 
+/* The same two bodies through the json-c path (the one-pass V2 decoder
+ * off). */
+static int decode_v2_jsonc(void) {
+  ki_v2_fast_set_enabled(false);
+  int rc = decode_v2();
+  ki_v2_fast_set_enabled(true);
+  return rc;
+}
+
+static int decode_binary_jsonc(void) {
+  ki_v2_fast_set_enabled(false);
+  int rc = decode_binary();
+  ki_v2_fast_set_enabled(true);
+  return rc;
+}
+
 static int decode_v1(void) {
   static const char body[] = "{\"predictions\":[[1,2],[3,4.5]]}";
   return decode_cycle(KI_DECODE_AUTO, body, sizeof body - 1, NULL);
@@ -269,8 +286,9 @@ static void sweep(cycle_fn fn, size_t which) {
 }
 
 START_TEST(oom_ours) {
-  cycle_fn fns[] = {encode_v2, encode_v1, decode_v2, decode_binary, decode_v1,
-                    from_json};
+  cycle_fn fns[] = {encode_v2,       encode_v1,           decode_v2,
+                    decode_binary,   decode_v2_jsonc,     decode_binary_jsonc,
+                    decode_v1,       from_json};
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) sweep(fns[i], i);
 }
 END_TEST

@@ -1191,6 +1191,33 @@ START_TEST(test_h2_stream_limit) {
 }
 END_TEST
 
+/* Stream ids run out (after 2^31-1): the connection drains and the next
+ * calls go to a new one, none failing.  Connections here start three ids
+ * before the end. */
+extern uint32_t ki_h2_first_stream_id; /* src/session/sess.h */
+
+START_TEST(test_h2_stream_ids_exhausted) {
+  h2srv *s = h2_start();
+  h2_run(s);
+  kinfer_config *cfg = test_config(true);
+  ki_h2_first_stream_id = 0x7ffffffbu;
+  ki_engine *e = ki_engine_new(cfg, NULL);
+  for (int i = 0; i < 7; i++) {
+    txfer t;
+    txfer_init(&t, "GET", s->port, "/");
+    run_one(e, &t);
+    ck_assert_msg(t.result == KINFER_OK, "call %d: %s", i, t.message);
+    ck_assert_int_eq(t.attempts, 1);
+  }
+  ki_h2_first_stream_id = 1;
+  ck_assert_int_eq(h2_count(s, &s->conns), 3); /* 3 + 3 + 1 streams */
+  assert_idle(e);
+  ki_engine_free(e);
+  kinfer_config_free(cfg);
+  h2_stop(s);
+}
+END_TEST
+
 /* L4: many calls before the server's SETTINGS arrive, limit 5. */
 START_TEST(test_h2_calls_before_settings) {
   h2srv *s = h2_start();
@@ -1943,6 +1970,7 @@ static Suite *session_suite(void) {
   TCase *up = tcase_create("upload");
   tcase_set_timeout(up, 60);
   tcase_add_test(up, test_h2_large_upload);
+  tcase_add_test(up, test_h2_stream_ids_exhausted);
   suite_add_tcase(s, up);
   TCase *tls = tcase_create("tls");
   tcase_set_timeout(tls, 60);

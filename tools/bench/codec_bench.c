@@ -4,6 +4,7 @@
  * object-per-element path on the same data.
  *
  *   codec_bench [--quick] [--dump DIR]
+ *   codec_bench --small [--slow] [--quick] [--count N]
  *
  * For FP32 and INT64 tensors of 1e3, 1e5 and 1e6 elements:
  *   json encode   ki_encode_request, V2, the tensor as a JSON "data" array
@@ -20,6 +21,13 @@
  * codec_orjson.py measures the same way).  --dump
  * writes the tensors (raw little-endian) for codec_orjson.py, so that both
  * measure the same values.
+ *
+ * --small measures instead the whole-response decode of a small V2 answer
+ * like Triton's add_sub example (two INT32 [1,16] outputs, model name,
+ * version and id): ns per ki_decode_response call, body copy included.
+ * --slow forces the json-c decoder (the reference the one-pass V2 decoder
+ * falls back to); --count N only runs N decodes and prints nothing, for
+ * counting allocations under valgrind or ltrace.
  *
  * Data: FP32 uniform in [-10, 10) (shortest texts of 8-9 digits, like
  * model outputs); INT64 uniform in [-2^31, 2^31).  Fixed seed.
@@ -248,17 +256,66 @@ static void dump(const char *dir, ctx *c) {
   fclose(f);
 }
 
+/* ---- the small response ------------------------------------------------------ */
+
+static const char small_body[] =
+    "{\"model_name\":\"add_sub\",\"model_version\":\"1\",\"id\":"
+    "\"3f5c9a2e-1b7d-4c8e-9a41-0d6b2f7e8c15\",\"outputs\":[{\"name\":"
+    "\"OUTPUT0\",\"datatype\":\"INT32\",\"shape\":[1,16],\"data\":[2,4,6,8,"
+    "10,12,14,16,18,20,22,24,26,28,30,32]},{\"name\":\"OUTPUT1\",\"datatype\":"
+    "\"INT32\",\"shape\":[1,16],\"data\":[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]}]}";
+
+/* c->n decodes per call: the process CPU clock is a system call, too slow
+ * to read around each decode. */
+static void dec_small(ctx *c) {
+  for (size_t i = 0; i < c->n; i++)
+    decode(small_body, sizeof small_body - 1, NULL);
+}
+
+static int run_small(bool slow, double min_time, long count) {
+#ifdef KI_HAVE_V2FAST
+  ki_v2_fast_set_enabled(!slow);
+#else
+  if (slow) die("--slow needs the one-pass V2 decoder");
+#endif
+  ctx c;
+  memset(&c, 0, sizeof c);
+  if (count >= 0) {
+    c.n = 1;
+    for (long i = 0; i < count; i++) dec_small(&c);
+    return sink == 0 && count > 0;
+  }
+  c.n = 64; /* measure() divides by c.n: ns per decode */
+  printf("small V2 response (%zu bytes, 2 x INT32[1,16]), %s decoder: "
+         "%.1f ns per decode\n",
+         sizeof small_body - 1, slow ? "json-c" : "default",
+         measure(&c, dec_small, min_time));
+  return sink == 0;
+}
+
 int main(int argc, char **argv) {
   const char *dump_dir = NULL;
   double min_time = 0.2;
+  bool small = false, slow = false;
+  long count = -1;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--dump") == 0 && i + 1 < argc) dump_dir = argv[++i];
     else if (strcmp(argv[i], "--quick") == 0) min_time = 0.02;
+    else if (strcmp(argv[i], "--small") == 0) small = true;
+    else if (strcmp(argv[i], "--slow") == 0) slow = true;
+    else if (strcmp(argv[i], "--count") == 0 && i + 1 < argc)
+      count = strtol(argv[++i], NULL, 10);
     else {
-      fprintf(stderr, "usage: codec_bench [--quick] [--dump DIR]\n");
+      fprintf(stderr, "usage: codec_bench [--quick] [--dump DIR]\n"
+                      "       codec_bench --small [--slow] [--quick] "
+                      "[--count N]\n");
       return 2;
     }
   }
+#ifdef KI_HAVE_V2FAST
+  if (slow) ki_v2_fast_set_enabled(false);
+#endif
+  if (small) return run_small(slow, min_time, count);
   static const size_t sizes[] = {1000, 100000, 1000000};
   static const kinfer_datatype types[] = {KINFER_FP32, KINFER_INT64};
   printf("%-6s %8s %10s %10s %10s %10s %10s %10s %9s %9s\n", "dtype", "elems",
