@@ -26,7 +26,7 @@ UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   run_suite asan "" -DCMAKE_BUILD_TYPE=Debug -DKINFER_SANITIZE=address,undefined
 # ThreadSanitizer on the tests that share clients between threads.
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-  run_suite tsan "-R (it_basic|it_async|it_conn|it_retry|it_threads|check_session)" \
+  run_suite tsan "-R (it_basic|it_async|it_conn|it_retry|it_threads|it_gateway|it_tls|it_h1peer|it_h2peer|check_session)" \
   -DCMAKE_BUILD_TYPE=Debug -DKINFER_SANITIZE=thread -DKINFER_BUILD_EXAMPLES=OFF
 # Every float32 bit pattern printed and parsed back (minutes, both cores).
 echo "=== exhaustive float32 round trip ==="
