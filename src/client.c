@@ -166,10 +166,15 @@ static int build_target(call *k, const char *rel) {
     if (!slash && rel[0] != '/') rc = ki_buf_append(&t, "/", 1);
     if (!rc) rc = ki_buf_append(&t, rel, strlen(rel));
   }
-  if (!rc && k->url.query) rc = ki_buf_appendf(&t, "?%s", k->url.query);
-  if (!rc)
-    rc = ki_buf_appendf(&u, "%s://%s%s", k->url.https ? "https" : "http",
-                        k->url.authority, t.data);
+  if (!rc && k->url.query) {
+    rc = ki_buf_append(&t, "?", 1);
+    if (!rc) rc = ki_buf_append(&t, k->url.query, strlen(k->url.query));
+  }
+  /* Appends, not ki_buf_appendf: this runs for every call. */
+  const char *scheme = k->url.https ? "https://" : "http://";
+  if (!rc) rc = ki_buf_append(&u, scheme, strlen(scheme));
+  if (!rc) rc = ki_buf_append(&u, k->url.authority, strlen(k->url.authority));
+  if (!rc) rc = ki_buf_append(&u, t.data, t.len);
   if (rc) {
     ki_buf_free(&t);
     ki_buf_free(&u);
@@ -242,7 +247,7 @@ static int build_headers(call *k, const kinfer_headers *user,
       rc = kinfer_headers_add(k->hdrs, "content-type", enc->content_type);
     if (!rc && enc->binary) {
       char n[32];
-      snprintf(n, sizeof n, "%zu", enc->json.len);
+      ki_fmt_u64(n, enc->json.len);
       rc = kinfer_headers_add(k->hdrs, "inference-header-content-length", n);
     }
   }

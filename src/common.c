@@ -88,6 +88,19 @@ int ki_buf_append(ki_buf *b, const void *p, size_t n) {
   return KINFER_OK;
 }
 
+size_t ki_fmt_u64(char *out, uint64_t v) {
+  char tmp[20];
+  size_t n = 0;
+  do {
+    tmp[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  for (size_t i = 0; i < n; i++)
+    out[i] = tmp[n - 1 - i];
+  out[n] = '\0';
+  return n;
+}
+
 int ki_buf_appendf(ki_buf *b, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);

@@ -367,7 +367,7 @@ int ki_xfer_attempt_begin(ki_xfer_priv *p) {
   p->iov_idx = p->iov_off = 0;
   p->attempt_start = ki_now_ns();
   x->attempts++;
-  snprintf(p->attempt_hdr, sizeof p->attempt_hdr, "%d", x->attempts);
+  ki_fmt_u64(p->attempt_hdr, (uint64_t)x->attempts);
   return KINFER_OK;
 }
 

@@ -392,7 +392,7 @@ static int h2_start(ki_conn *c, ki_xfer_priv *p) {
   bool needs_len = x->body_len > 0 || ki_strcasecmp(x->method, "POST") == 0 ||
                    ki_strcasecmp(x->method, "PUT") == 0;
   if (needs_len) {
-    snprintf(clen, sizeof clen, "%zu", x->body_len);
+    ki_fmt_u64(clen, x->body_len);
     nv_set(&nva[n++], "content-length", 14, clen, NGHTTP2_NV_FLAG_NONE);
   }
   /* HTTP/2 field names are lower case. */
