@@ -913,7 +913,9 @@ static void cq_push(kinfer_cq *q, cq_node *n) {
   pthread_mutex_unlock(&q->mu);
 }
 
-/* Finishes one call on the completion thread and delivers it. */
+/* Finishes one call and delivers it: on the completion thread for a
+ * callback or a custom transport, on the loop's thread for a completion
+ * queue (see on_async_xfer_done). */
 static void async_deliver(async_call *a) {
   kinfer_client *c = a->k.client;
   kinfer_error err;
@@ -970,10 +972,18 @@ static void completer_enqueue(kinfer_client *c, async_call *a) {
   pthread_mutex_unlock(&c->mu);
 }
 
-/* Runs on the I/O thread: hand the finished exchange over, nothing more. */
+/* Runs on the loop's thread.  A callback may take its time, so callbacks
+ * run on the completion thread; a completion-queue entry is decoded and
+ * queued right here, so a slow callback (or another queue's slow consumer)
+ * never holds it up. */
 static void on_async_xfer_done(ki_xfer *x) {
   call *k = x->user;
-  completer_enqueue(k->client, (async_call *)k);
+  async_call *a = (async_call *)k;
+  if (!a->cb) {
+    async_deliver(a);
+    return;
+  }
+  completer_enqueue(k->client, a);
 }
 
 static int completer_start(kinfer_client *c) {

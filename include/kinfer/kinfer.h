@@ -647,7 +647,8 @@ KINFER_API int kinfer_is_model_ready(kinfer_client *c, const char *base_url,
  * |status| is KINFER_OK with |resp| set (the callback owns it and frees it
  * with kinfer_response_free), or an error code with |resp| NULL and |err|
  * describing it.  |err| lives only during the callback.  A slow callback
- * delays other callbacks of the same client, not its network I/O. */
+ * delays other callbacks of the same client, but neither its network I/O
+ * nor its completion queues' deliveries. */
 typedef void (*kinfer_callback)(void *user_data, int status,
                                 kinfer_response *resp, const kinfer_error *err);
 
@@ -667,8 +668,9 @@ KINFER_API int kinfer_infer_async(kinfer_client *c, const char *base_url,
                                   kinfer_callback cb, void *user_data);
 
 /* A completion queue: for callers that must not be called back (Go through
- * cgo).  Calls submitted with kinfer_infer_cq push one completion each;
- * any thread may wait for them with kinfer_cq_next. */
+ * cgo).  Calls submitted with kinfer_infer_cq push one completion each
+ * (decoded, as soon as the answer is in: no callback and no other queue
+ * holds it up); any thread may wait for them with kinfer_cq_next. */
 typedef struct kinfer_cq kinfer_cq;
 
 typedef struct kinfer_completion {

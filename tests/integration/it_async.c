@@ -303,6 +303,106 @@ START_TEST(test_borrowed_input_async) {
 }
 END_TEST
 
+/* L6: one consumer slow to take its completions (a completion queue left
+ * undrained, a callback that blocks) does not hold up the others: their
+ * calls keep completing meanwhile, and nothing of the slow one is lost. */
+typedef struct blocker {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  bool entered, release;
+  int status;
+} blocker;
+
+static void blocking_cb(void *ud, int status, kinfer_response *resp,
+                        const kinfer_error *err) {
+  (void)err;
+  blocker *b = ud;
+  kinfer_response_free(resp);
+  pthread_mutex_lock(&b->mu);
+  b->entered = true;
+  b->status = status;
+  pthread_cond_broadcast(&b->cv);
+  while (!b->release) pthread_cond_wait(&b->cv, &b->mu);
+  pthread_mutex_unlock(&b->mu);
+}
+
+START_TEST(test_slow_consumer_others_flow) {
+  kinfer_client *c = client_for(_i);
+  /* a callback that blocks the completion thread */
+  blocker b = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, false, 0};
+  kinfer_request *r0 = make_request(0);
+  ck_assert_int_eq(kinfer_infer_async(c, S.url, r0, "add_sub", NULL, false, 30, blocking_cb, &b),
+                   KINFER_OK);
+  kinfer_request_free(r0);
+  pthread_mutex_lock(&b.mu);
+  while (!b.entered) pthread_cond_wait(&b.cv, &b.mu);
+  pthread_mutex_unlock(&b.mu);
+  ck_assert_int_eq(b.status, KINFER_OK);
+  /* a completion queue nobody drains yet */
+  kinfer_cq *slow = kinfer_cq_new(), *fast = kinfer_cq_new();
+  enum { SLOW_N = 100, FAST_N = 300 };
+  for (int i = 0; i < SLOW_N; i++) {
+    kinfer_request *r = make_request(i);
+    ck_assert_int_eq(kinfer_infer_cq(c, S.url, r, "add_sub", NULL, false, 30, slow, (uintptr_t)i),
+                     KINFER_OK);
+    kinfer_request_free(r);
+  }
+  /* meanwhile the others: blocking calls and another queue, all complete */
+  for (int i = 0; i < 20; i++) {
+    kinfer_request *r = make_request(i);
+    kinfer_response *out = NULL;
+    kinfer_error err;
+    ck_assert_msg(kinfer_infer(c, S.url, r, "add_sub", NULL, NULL, false, 10, &out, &err) == KINFER_OK,
+                  "%s", err.message);
+    ck_assert(check_sum(out, i));
+    kinfer_response_free(out);
+    kinfer_request_free(r);
+  }
+  int got = 0;
+  for (int i = 0; i < FAST_N; i++) {
+    kinfer_request *r = make_request(i);
+    ck_assert_int_eq(kinfer_infer_cq(c, S.url, r, "add_sub", NULL, false, 30, fast, (uintptr_t)i),
+                     KINFER_OK);
+    kinfer_request_free(r);
+  }
+  while (got < FAST_N) {
+    kinfer_completion comp[32];
+    int k = kinfer_cq_next(fast, comp, 32, 10);
+    ck_assert_int_gt(k, 0); /* never stuck behind the slow consumers */
+    for (int j = 0; j < k; j++) {
+      ck_assert_int_eq(comp[j].status, KINFER_OK);
+      ck_assert(check_sum(comp[j].resp, (int)comp[j].tag));
+      kinfer_response_free(comp[j].resp);
+    }
+    got += k;
+  }
+  /* the slow ones lost nothing */
+  pthread_mutex_lock(&b.mu);
+  b.release = true;
+  pthread_cond_broadcast(&b.cv);
+  pthread_mutex_unlock(&b.mu);
+  got = 0;
+  while (got < SLOW_N) {
+    kinfer_completion comp[32];
+    int k = kinfer_cq_next(slow, comp, 32, 10);
+    ck_assert_int_gt(k, 0);
+    for (int j = 0; j < k; j++) {
+      ck_assert_int_eq(comp[j].status, KINFER_OK);
+      ck_assert(check_sum(comp[j].resp, (int)comp[j].tag));
+      kinfer_response_free(comp[j].resp);
+    }
+    got += k;
+  }
+  kinfer_stats st;
+  kinfer_client_stats(c, &st);
+  ck_assert_uint_eq(st.streams_in_flight, 0);
+  ck_assert_uint_eq(st.requests_queued, 0);
+  kinfer_client_close(c);
+  kinfer_cq_free(slow);
+  kinfer_cq_free(fast);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("async");
   TCase *tc = tcase_create("kinfer-server");
@@ -315,6 +415,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_cq_wakeup_and_errors);
   tcase_add_loop_test(tc, test_callback_may_submit, 0, 2);
   tcase_add_loop_test(tc, test_borrowed_input_async, 0, 2);
+  tcase_add_loop_test(tc, test_slow_consumer_others_flow, 0, 2);
   suite_add_tcase(s, tc);
   return s;
 }
