@@ -292,8 +292,7 @@ static const char *type_error(kinfer_datatype dt) {
   }
 }
 
-static void put_utf8(char **o, uint32_t c) {
-  char *q = *o;
+char *ki_json_put_utf8(char *q, uint32_t c) {
   if (c < 0x80) {
     *q++ = (char)c;
   } else if (c < 0x800) {
@@ -309,10 +308,10 @@ static void put_utf8(char **o, uint32_t c) {
     *q++ = (char)(0x80 | (c >> 6 & 0x3F));
     *q++ = (char)(0x80 | (c & 0x3F));
   }
-  *o = q;
+  return q;
 }
 
-static int hex4(const char *p, const char *end, uint32_t *v) {
+int ki_json_hex4(const char *p, const char *end, uint32_t *v) {
   if (end - p < 4) return -1;
   *v = 0;
   for (int k = 0; k < 4; k++) {
@@ -354,17 +353,17 @@ static int read_string(reader *r) {
     case 't': *o++ = '\t'; break;
     case 'u': {
       uint32_t u, lo;
-      if (hex4(p, end, &u)) return bad_json(r);
+      if (ki_json_hex4(p, end, &u)) return bad_json(r);
       p += 4;
       if (u >= 0xD800 && u < 0xDC00 && end - p >= 6 && p[0] == '\\' &&
-          p[1] == 'u' && !hex4(p + 2, end, &lo) && lo >= 0xDC00 &&
+          p[1] == 'u' && !ki_json_hex4(p + 2, end, &lo) && lo >= 0xDC00 &&
           lo < 0xE000) {
         u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
         p += 6;
       } else if (u >= 0xD800 && u < 0xE000) {
         u = 0xFFFD;
       }
-      put_utf8(&o, u);
+      o = ki_json_put_utf8(o, u);
       break;
     }
     default: return bad_json(r);

@@ -147,40 +147,6 @@ static bool delimited(fp *f) {
          c == '\r' || c == '\t';
 }
 
-static int hex4(const char *p, const char *end, uint32_t *v) {
-  if (end - p < 4) return -1;
-  *v = 0;
-  for (int k = 0; k < 4; k++) {
-    char c = p[k];
-    uint32_t d;
-    if (c >= '0' && c <= '9') d = (uint32_t)(c - '0');
-    else if (c >= 'a' && c <= 'f') d = (uint32_t)(c - 'a' + 10);
-    else if (c >= 'A' && c <= 'F') d = (uint32_t)(c - 'A' + 10);
-    else return -1;
-    *v = *v << 4 | d;
-  }
-  return 0;
-}
-
-static char *put_utf8(char *q, uint32_t c) {
-  if (c < 0x80) {
-    *q++ = (char)c;
-  } else if (c < 0x800) {
-    *q++ = (char)(0xC0 | c >> 6);
-    *q++ = (char)(0x80 | (c & 0x3F));
-  } else if (c < 0x10000) {
-    *q++ = (char)(0xE0 | c >> 12);
-    *q++ = (char)(0x80 | (c >> 6 & 0x3F));
-    *q++ = (char)(0x80 | (c & 0x3F));
-  } else {
-    *q++ = (char)(0xF0 | c >> 18);
-    *q++ = (char)(0x80 | (c >> 12 & 0x3F));
-    *q++ = (char)(0x80 | (c >> 6 & 0x3F));
-    *q++ = (char)(0x80 | (c & 0x3F));
-  }
-  return q;
-}
-
 /* The string at f->p (its opening quote).  With |keep|, its decoded bytes
  * and a NUL go to str at *off; a kept string holding U+0000 is declined
  * (json-c's users read it as a C string, cut short).  |raw| (may be NULL)
@@ -217,11 +183,11 @@ static int string(fp *f, bool keep, size_t *off, const char **raw,
     case 't': u = '\t'; break;
     case 'u': {
       uint32_t lo;
-      if (hex4(p, end, &u)) return KI_DECLINED;
+      if (ki_json_hex4(p, end, &u)) return KI_DECLINED;
       p += 4;
       if (u >= 0xDC00 && u < 0xE000) return KI_DECLINED;
       if (u >= 0xD800 && u < 0xDC00) {
-        if (end - p < 6 || p[0] != '\\' || p[1] != 'u' || hex4(p + 2, end, &lo) ||
+        if (end - p < 6 || p[0] != '\\' || p[1] != 'u' || ki_json_hex4(p + 2, end, &lo) ||
             lo < 0xDC00 || lo >= 0xE000)
           return KI_DECLINED;
         u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
@@ -234,7 +200,7 @@ static int string(fp *f, bool keep, size_t *off, const char **raw,
     }
     if (keep) {
       char *q = STR(f) + f->str.len;
-      f->str.len = (size_t)(put_utf8(q, u) - STR(f));
+      f->str.len = (size_t)(ki_json_put_utf8(q, u) - STR(f));
     }
   }
   if (keep) STR(f)[f->str.len++] = '\0';
