@@ -206,7 +206,7 @@ typedef struct ki_data_spans {
  * be sure (|out| and |spans| then empty: parse |s| itself), KINFER_ENOMEM. */
 int ki_v2_mask_data(const char *s, size_t n, ki_buf *out, ki_data_spans *spans);
 void ki_data_spans_free(ki_data_spans *s);
-/* Four hex digits of a JSON \\u escape at |p| (before |end|) into *v:
+/* Four hex digits of a JSON \u escape at |p| (before |end|) into *v:
  * 0, or -1 when they are not there. */
 int ki_json_hex4(const char *p, const char *end, uint32_t *v);
 /* Writes code point |c| (at most U+10FFFF) as UTF-8 at |q|; returns the
