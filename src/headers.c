@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* name and value share one allocation: name, NUL, value, NUL. */
 typedef struct header_pair {
   char *name;
   char *value;
@@ -20,10 +21,8 @@ kinfer_headers *kinfer_headers_new(void) {
 
 void kinfer_headers_clear(kinfer_headers *h) {
   if (!h) return;
-  for (size_t i = 0; i < h->n; i++) {
+  for (size_t i = 0; i < h->n; i++)
     free(h->v[i].name);
-    free(h->v[i].value);
-  }
   h->n = 0;
 }
 
@@ -42,22 +41,24 @@ static bool is_tchar(unsigned char c) {
   return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
 
-static bool valid_name(const char *s) {
-  if (!*s) return false;
-  for (; *s; s++)
-    if (!is_tchar((unsigned char)*s)) return false;
+static bool valid_name(const char *s, size_t n) {
+  if (!n) return false;
+  for (size_t i = 0; i < n; i++)
+    if (!is_tchar((unsigned char)s[i])) return false;
   return true;
 }
 
-static bool valid_value(const char *s) {
-  /* NUL cannot be inside a C string; CR and LF could split the header. */
-  return strpbrk(s, "\r\n") == NULL;
+static bool valid_value(const char *s, size_t n) {
+  /* NUL would end the C string; CR and LF could split the header. */
+  return !memchr(s, '\0', n) && !memchr(s, '\r', n) && !memchr(s, '\n', n);
 }
 
-int kinfer_headers_add(kinfer_headers *h, const char *name,
-                       const char *value) {
-  if (!h || !name || !value || !valid_name(name) || !valid_value(value))
+int ki_headers_addn(kinfer_headers *h, const char *name, size_t nlen,
+                    const char *value, size_t vlen, bool lower) {
+  if (!h || !name || !value || !valid_name(name, nlen) ||
+      !valid_value(value, vlen))
     return KINFER_EINVAL;
+  if (nlen > SIZE_MAX / 2 - 2 || vlen > SIZE_MAX / 2) return KINFER_ENOMEM;
   if (h->n == h->cap) {
     size_t cap = h->cap ? h->cap * 2 : 8;
     header_pair *v = realloc(h->v, cap * sizeof *v);
@@ -65,16 +66,25 @@ int kinfer_headers_add(kinfer_headers *h, const char *name,
     h->v = v;
     h->cap = cap;
   }
-  char *n = strdup(name), *val = strdup(value);
-  if (!n || !val) {
-    free(n);
-    free(val);
-    return KINFER_ENOMEM;
+  char *buf = malloc(nlen + vlen + 2);
+  if (!buf) return KINFER_ENOMEM;
+  for (size_t i = 0; i < nlen; i++) {
+    char c = name[i];
+    buf[i] = lower && c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
   }
-  h->v[h->n].name = n;
-  h->v[h->n].value = val;
+  buf[nlen] = '\0';
+  if (vlen) memcpy(buf + nlen + 1, value, vlen);
+  buf[nlen + 1 + vlen] = '\0';
+  h->v[h->n].name = buf;
+  h->v[h->n].value = buf + nlen + 1;
   h->n++;
   return KINFER_OK;
+}
+
+int kinfer_headers_add(kinfer_headers *h, const char *name,
+                       const char *value) {
+  if (!name || !value) return KINFER_EINVAL;
+  return ki_headers_addn(h, name, strlen(name), value, strlen(value), false);
 }
 
 const char *kinfer_headers_get(const kinfer_headers *h, const char *name) {

@@ -56,6 +56,10 @@ int ki_buf_appendf(ki_buf *b, const char *fmt, ...) KI_PRINTF(2, 3);
 /* Writes |v| in decimal and a NUL to |out| (at least 21 bytes); returns the
  * length.  For hot paths, where snprintf costs more than the rest. */
 size_t ki_fmt_u64(char *out, uint64_t v);
+/* kinfer_headers_add with lengths (the bytes need no NUL); |lower|
+ * lower-cases the name as it is stored. */
+int ki_headers_addn(kinfer_headers *h, const char *name, size_t nlen,
+                    const char *value, size_t vlen, bool lower);
 void ki_buf_free(ki_buf *b);
 /* Hands the bytes to the caller (who free()s them) and resets |b|. */
 char *ki_buf_steal(ki_buf *b, size_t *len);

@@ -379,21 +379,7 @@ int ki_xfer_add_header(ki_xfer_priv *p, const char *name, size_t nlen,
     return KINFER_ELIMIT;
   if (!p->hdrs && !(p->hdrs = kinfer_headers_new()))
     return KINFER_ENOMEM;
-  char nbuf[256], *n = nlen < sizeof nbuf ? nbuf : malloc(nlen + 1);
-  char *v = ki_strndup(value, vlen);
-  if (!n || !v) {
-    if (n != nbuf)
-      free(n);
-    free(v);
-    return KINFER_ENOMEM;
-  }
-  for (size_t i = 0; i < nlen; i++)
-    n[i] = (name[i] >= 'A' && name[i] <= 'Z') ? (char)(name[i] + 32) : name[i];
-  n[nlen] = '\0';
-  int rc = kinfer_headers_add(p->hdrs, n, v);
-  if (n != nbuf)
-    free(n);
-  free(v);
+  int rc = ki_headers_addn(p->hdrs, name, nlen, value, vlen, true);
   /* A value the header list refuses (CR/LF/NUL) is a malformed response. */
   return rc == KINFER_EINVAL ? KINFER_EBADRESPONSE : rc;
 }
