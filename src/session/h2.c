@@ -368,12 +368,25 @@ static void nv_set(nghttp2_nv *nv, const char *n, size_t nl, const char *v,
   nv->flags = flags;
 }
 
+static bool has_upper(const char *s) {
+  for (; *s; s++)
+    if (*s >= 'A' && *s <= 'Z')
+      return true;
+  return false;
+}
+
 static int h2_start(ki_conn *c, ki_xfer_priv *p) {
   h2 *h = H(c);
   const ki_xfer *x = p->x;
   size_t nh = x->headers ? kinfer_headers_count(x->headers) : 0;
-  nghttp2_nv *nva = calloc(nh + 8, sizeof *nva);
-  char **lower = calloc(nh + 1, sizeof *lower);
+  /* Most requests carry a few headers: the name-value array lives on the
+   * stack then, and a name is copied only to lower-case it. */
+  nghttp2_nv nva_stack[24];
+  char *lower_stack[16];
+  bool small = nh + 8 <= sizeof nva_stack / sizeof nva_stack[0];
+  nghttp2_nv *nva = small ? nva_stack : calloc(nh + 8, sizeof *nva);
+  char **lower = small ? lower_stack : calloc(nh + 1, sizeof *lower);
+  size_t nlower = 0;
   char clen[24];
   int rc = KINFER_ENOMEM;
   if (!nva || !lower)
@@ -398,13 +411,18 @@ static int h2_start(ki_conn *c, ki_xfer_priv *p) {
   /* HTTP/2 field names are lower case. */
   for (size_t i = 0; i < nh; i++) {
     const char *name = kinfer_headers_name(x->headers, i);
-    if (!(lower[i] = ki_strdup(name)))
-      goto out;
-    for (char *q = lower[i]; *q; q++)
-      if (*q >= 'A' && *q <= 'Z')
-        *q = (char)(*q + 32);
-    nv_set(&nva[n], lower[i], strlen(lower[i]),
-           kinfer_headers_value(x->headers, i), NGHTTP2_NV_FLAG_NONE);
+    if (has_upper(name)) {
+      char *l = ki_strdup(name);
+      if (!l)
+        goto out;
+      lower[nlower++] = l;
+      for (char *q = l; *q; q++)
+        if (*q >= 'A' && *q <= 'Z')
+          *q = (char)(*q + 32);
+      name = l;
+    }
+    nv_set(&nva[n], name, strlen(name), kinfer_headers_value(x->headers, i),
+           NGHTTP2_NV_FLAG_NONE);
     n++;
   }
   nghttp2_data_provider prd = {.source.ptr = p, .read_callback = read_body};
@@ -424,11 +442,12 @@ static int h2_start(ki_conn *c, ki_xfer_priv *p) {
   }
   rc = KINFER_OK;
 out:
-  if (lower)
-    for (size_t i = 0; i < nh; i++)
-      free(lower[i]);
-  free(lower);
-  free(nva);
+  for (size_t i = 0; i < nlower; i++)
+    free(lower[i]);
+  if (lower != lower_stack)
+    free(lower);
+  if (nva != nva_stack)
+    free(nva);
   return rc;
 }
 
