@@ -19,7 +19,11 @@
  *
  * Threads: a kinfer_client may be used from any number of threads at once.
  * Configs, requests, responses, parameter maps and header lists are not
- * shared objects: use each from one thread at a time.
+ * shared objects: use each from one thread at a time.  Network I/O runs on
+ * the client's I/O thread, except that a blocking call made while no other
+ * thread is driving the connections drives them itself until its answer is
+ * in (no hand-off to the I/O thread and back); meanwhile it also moves the
+ * client's other calls along.  No user callback ever runs on it.
  */
 #ifndef KINFER_KINFER_H
 #define KINFER_KINFER_H
