@@ -23,7 +23,8 @@
  * the client's I/O thread, except that a blocking call made while no other
  * thread is driving the connections drives them itself until its answer is
  * in (no hand-off to the I/O thread and back); meanwhile it also moves the
- * client's other calls along.  No user callback ever runs on it.
+ * client's other calls along.  A kinfer_callback never runs there (a log
+ * function may, as on the I/O thread).
  */
 #ifndef KINFER_KINFER_H
 #define KINFER_KINFER_H
