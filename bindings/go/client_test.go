@@ -447,6 +447,9 @@ func TestConfigErrors(t *testing.T) {
 		{"nul", Config{Protocol: "v2\x00"}},
 		{"retry status", Config{RetryOnStatus: []int{200}}},
 		{"keepalive", Config{KeepaliveTimeout: -3 * time.Second}},
+		{"h2 connections", Config{MaxH2Connections: 5000}},
+		{"h2 window", Config{H2StreamWindow: 100}},
+		{"retry budget", Config{RetryBudget: &RetryBudget{Ratio: 0.1, PerSecond: -1}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -484,4 +487,44 @@ func closedPort(t *testing.T) string {
 	url := "http://" + l.Addr().String()
 	l.Close()
 	return url
+}
+
+// The retry budget bounds retries across calls: with every stream refused
+// and no refill, the bucket's 10 tokens are all the retries there are.
+func TestRetryBudget(t *testing.T) {
+	url := refuseServer.URL(t)
+	cl := newTestClient(t, Config{Protocol: "v2", HTTP2: true, Retries: 3,
+		RetryBackoffBase: time.Millisecond, RetryBackoffCap: 2 * time.Millisecond,
+		RetryBudget: &RetryBudget{Ratio: 0, PerSecond: 0}})
+	attempts := 0
+	for i := 0; i < 6; i++ {
+		_, err := cl.Infer(context.Background(), url, "add_sub", addSubRequest([]int32{1}, []int32{2}))
+		var e *Error
+		if !errors.As(err, &e) || e.Code != CodeRefused || !errors.Is(err, ErrNotRun) {
+			t.Fatalf("call %d: err = %v", i, err)
+		}
+		attempts += e.Attempts
+	}
+	if attempts != 6+10 {
+		t.Errorf("attempts = %d, want 16 (6 calls, 10 retries)", attempts)
+	}
+}
+
+// Request.Idempotent lets that one request be resent after its connection
+// was lost once it was written; other requests are not.
+func TestRequestIdempotent(t *testing.T) {
+	url := dropServer.URL(t)
+	cl := newTestClient(t, Config{Protocol: "v2", Retries: 2, RetryBackoffBase: time.Millisecond})
+	plain := addSubRequest([]int32{1}, []int32{2})
+	_, err := cl.Infer(context.Background(), url, "add_sub", plain)
+	var e *Error
+	if !errors.Is(err, ErrUnknownOutcome) || !errors.As(err, &e) || e.Attempts != 1 {
+		t.Fatalf("plain request: err = %v", err)
+	}
+	idem := addSubRequest([]int32{1}, []int32{2})
+	idem.Idempotent = true
+	_, err = cl.Infer(context.Background(), url, "add_sub", idem)
+	if !errors.Is(err, ErrUnknownOutcome) || !errors.As(err, &e) || e.Attempts != 3 {
+		t.Fatalf("idempotent request: err = %v (want every attempt lost, 3 attempts)", err)
+	}
 }

@@ -79,6 +79,21 @@ type Config struct {
 	// MaxConcurrentStreams is the most HTTP/2 streams opened at once on one
 	// connection (default 1000).
 	MaxConcurrentStreams int
+	// MaxH2Connections is the number of HTTP/2 connections per origin
+	// (default 1): more open only when every open one is at its stream
+	// limit and requests wait.
+	MaxH2Connections int
+	// MaxQueued bounds the requests waiting per origin for a connection or
+	// a stream (default 65536); beyond it a call fails at once with
+	// ErrLimit.
+	MaxQueued int
+	// H2ConnectionWindow and H2StreamWindow are the HTTP/2 receive windows
+	// (default 16 MiB each; 65535 .. 2^31-1).
+	H2ConnectionWindow uint32
+	H2StreamWindow     uint32
+	// RetryBudget, when not nil, replaces the default retry budget (0.2
+	// tokens per request and 10 a second: every retry takes a token).
+	RetryBudget *RetryBudget
 	// RetryBackoffBase and RetryBackoffCap shape the exponential backoff
 	// between attempts (defaults 50ms and 2s).
 	RetryBackoffBase time.Duration
@@ -97,6 +112,15 @@ type Config struct {
 	// interval turns PINGs off.
 	KeepaliveInterval time.Duration
 	KeepaliveTimeout  time.Duration
+}
+
+// RetryBudget is the token bucket retries draw from, so a failing server
+// meets no retry storm: Ratio tokens per first attempt plus PerSecond
+// tokens a second, at most max(10, 10*PerSecond).  A negative Ratio turns
+// the budget off.
+type RetryBudget struct {
+	Ratio     float64
+	PerSecond float64
 }
 
 // BasicAuth is a user name and password for HTTP Basic authentication.
@@ -254,6 +278,33 @@ func fillCConfig(cc *C.kinfer_config, cfg *Config) error {
 	}
 	if cfg.MaxConcurrentStreams > 0 {
 		if err := check("MaxConcurrentStreams", C.kinfer_config_set_max_concurrent_streams(cc, C.unsigned(cfg.MaxConcurrentStreams))); err != nil {
+			return err
+		}
+	}
+	if cfg.MaxH2Connections > 0 {
+		if err := check("MaxH2Connections", C.kinfer_config_set_max_h2_connections(cc, C.unsigned(cfg.MaxH2Connections))); err != nil {
+			return err
+		}
+	}
+	if cfg.MaxQueued > 0 {
+		if err := check("MaxQueued", C.kinfer_config_set_max_queued(cc, C.size_t(cfg.MaxQueued))); err != nil {
+			return err
+		}
+	}
+	if cfg.H2ConnectionWindow != 0 || cfg.H2StreamWindow != 0 {
+		conn, stream := cfg.H2ConnectionWindow, cfg.H2StreamWindow
+		if conn == 0 {
+			conn = 16 << 20
+		}
+		if stream == 0 {
+			stream = 16 << 20
+		}
+		if err := check("H2ConnectionWindow", C.kinfer_config_set_h2_windows(cc, C.unsigned(conn), C.unsigned(stream))); err != nil {
+			return err
+		}
+	}
+	if b := cfg.RetryBudget; b != nil {
+		if err := check("RetryBudget", C.kinfer_config_set_retry_budget(cc, C.double(b.Ratio), C.double(b.PerSecond))); err != nil {
 			return err
 		}
 	}

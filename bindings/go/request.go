@@ -32,8 +32,12 @@ type Request struct {
 	BinaryOutputs bool
 	// JSON, when not nil, is the whole request body (KServe's "dict" form,
 	// V1 instances/inputs or V2 JSON): it must be one JSON object and is sent
-	// as given; every other field is then ignored.
+	// as given; every other field but Idempotent is then ignored.
 	JSON []byte
+	// Idempotent declares this request safe to send again after its
+	// connection was lost before an answer (as Config.Idempotent does for
+	// every request), instead of failing with ErrUnknownOutcome.
+	Idempotent bool
 }
 
 // Input is one input tensor.
@@ -105,6 +109,9 @@ func newCRequest(r *Request) (*C.kinfer_request, error) {
 		if req == nil {
 			return nil, cError(&cerr)
 		}
+		if r.Idempotent {
+			C.kinfer_request_set_idempotent(req, true)
+		}
 		return req, nil
 	}
 	req := C.kinfer_request_new()
@@ -119,6 +126,9 @@ func newCRequest(r *Request) (*C.kinfer_request, error) {
 }
 
 func fillCRequest(req *C.kinfer_request, r *Request) error {
+	if r.Idempotent {
+		C.kinfer_request_set_idempotent(req, true)
+	}
 	if r.ID != "" {
 		if err := checkString("request id", r.ID); err != nil {
 			return err

@@ -26,7 +26,11 @@ type server struct {
 var (
 	plainServer = &server{}
 	slowServer  = &server{args: []string{"--delay-ms", "1500"}}
-	servers     = []*server{plainServer, slowServer}
+	// refuses every HTTP/2 inference stream before the model runs
+	refuseServer = &server{args: []string{"--refuse-every", "1"}}
+	// cuts each connection right after its first model run
+	dropServer = &server{args: []string{"--drop-after", "1"}}
+	servers    = []*server{plainServer, slowServer, refuseServer, dropServer}
 )
 
 func (s *server) start() {
