@@ -86,9 +86,19 @@ static int spawn_and_wait(test_server *s, const char *const *argv, bool tls,
   full[n++] = "--port-file";
   full[n++] = portfile;
   full[n] = NULL;
+  /* A test program killed outright (a sanitizer abort) must not leave its
+   * server running, holding ctest's output pipe open.  The death signal
+   * follows the thread that forks, so only for the main thread (a test
+   * may start a server from a short-lived thread). */
+  bool main_thread = gettid() == getpid();
+  pid_t parent = getpid();
   s->pid = fork();
   if (s->pid < 0) return -1;
   if (s->pid == 0) {
+    if (main_thread) {
+      prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+      if (getppid() != parent) _exit(127); /* it died already */
+    }
     execvp(full[0], (char *const *)full);
     _exit(127);
   }
