@@ -224,15 +224,40 @@ static void on_backoff_done(ki_engine *e, ki_timer *t) {
   ki_pool_enqueue(p);
 }
 
-/* A retriable failure found the retry budget empty: says so in the error. */
-static void budget_exhausted(ki_xfer_priv *p) {
-  size_t n = strlen(p->err_msg);
-  snprintf(p->err_msg + n, sizeof p->err_msg - n, "%s",
-           " (not retried: retry budget exhausted)");
-  if (p->e->cfg->verbose)
-    ki_log(p->e->cfg, KINFER_LOG_WARN,
-           "retry budget exhausted: %s %s not retried", p->x->method,
-           xfer_url(p->x));
+/* The client's retry policy (cfg->retries, the backoff). */
+static ki_retry_policy retry_policy(const ki_engine *e) {
+  ki_retry_policy pol = {
+      .max_retries = e->cfg->retries > 0 ? e->cfg->retries : 0,
+      .base_ns = ki_secs_to_ns(e->cfg->backoff_base),
+      .cap_ns = ki_secs_to_ns(e->cfg->backoff_cap),
+  };
+  return pol;
+}
+
+/* After a verdict of KI_RETRY_AFTER: takes a token from the retry budget
+ * and parks |p| for |delay| ns before its next attempt.  Returns false,
+ * leaving |p| as it was, when the budget is empty (said in the error) or
+ * the timer cannot be armed: the attempt's outcome then stands. */
+static bool schedule_retry(ki_xfer_priv *p, int64_t now, int64_t delay) {
+  ki_engine *e = p->e;
+  if (!ki_retry_budget_withdraw(&e->budget, now)) {
+    size_t n = strlen(p->err_msg);
+    snprintf(p->err_msg + n, sizeof p->err_msg - n, "%s",
+             " (not retried: retry budget exhausted)");
+    if (e->cfg->verbose)
+      ki_log(e->cfg, KINFER_LOG_WARN,
+             "retry budget exhausted: %s %s not retried", p->x->method,
+             xfer_url(p->x));
+    return false;
+  }
+  p->wait.fn = on_backoff_done;
+  if (ki_timer_arm(e, &p->wait, now + delay) != KINFER_OK)
+    return false;
+  p->retries_used++;
+  KI_STAT_ADD(e, retries, 1);
+  ki_xfer_set_state(p, KI_XS_BACKOFF);
+  ki_list_push(&e->backoff, &p->link);
+  return true;
 }
 
 void ki_xfer_fail(ki_xfer_priv *p, ki_fail_class cls, int code,
@@ -248,67 +273,31 @@ void ki_xfer_fail(ki_xfer_priv *p, ki_fail_class cls, int code,
     xfer_complete(p, code);
     return;
   }
-  ki_retry_policy pol = {
-      .max_retries = e->cfg->retries > 0 ? e->cfg->retries : 0,
-      .base_ns = ki_secs_to_ns(e->cfg->backoff_base),
-      .cap_ns = ki_secs_to_ns(e->cfg->backoff_cap),
-  };
+  ki_retry_policy pol = retry_policy(e);
   int64_t now = ki_now_ns(), delay = 0;
   ki_retry_verdict v =
       ki_retry_decide(&pol, cls, p->x->idempotent, p->retries_used, now,
                       p->x->deadline_ns, ki_retry_rand(&e->rng), &delay);
-  if (v != KI_RETRY_AFTER) {
+  if (v != KI_RETRY_AFTER || !schedule_retry(p, now, delay))
     xfer_complete(p, code);
-    return;
-  }
-  if (!ki_retry_budget_withdraw(&e->budget, now)) {
-    budget_exhausted(p);
-    xfer_complete(p, code);
-    return;
-  }
-  p->wait.fn = on_backoff_done;
-  if (ki_timer_arm(e, &p->wait, now + delay) != KINFER_OK) {
-    xfer_complete(p, code);
-    return;
-  }
-  p->retries_used++;
-  KI_STAT_ADD(e, retries, 1);
-  ki_xfer_set_state(p, KI_XS_BACKOFF);
-  ki_list_push(&e->backoff, &p->link);
 }
 
 /* An answer the caller asked to retry (kinfer_config_set_retry_on_status):
  * schedules the next attempt and returns true, or returns false when the
- * answer stands (no retry left, or the wait would pass the deadline). */
+ * answer stands (no retry left, the wait would pass the deadline, or the
+ * retry budget is empty). */
 static bool retry_on_status(ki_xfer_priv *p) {
   ki_engine *e = p->e;
   if (e->shutting_down || !ki_config_retry_status(e->cfg, p->status))
     return false;
-  ki_retry_policy pol = {
-      .max_retries = e->cfg->retries > 0 ? e->cfg->retries : 0,
-      .base_ns = ki_secs_to_ns(e->cfg->backoff_base),
-      .cap_ns = ki_secs_to_ns(e->cfg->backoff_cap),
-  };
+  ki_retry_policy pol = retry_policy(e);
   int64_t after = ki_retry_after_ns(
       p->hdrs ? kinfer_headers_get(p->hdrs, "retry-after") : NULL, time(NULL));
   int64_t now = ki_now_ns(), delay = 0;
   ki_retry_verdict v = ki_retry_decide_at_least(
       &pol, KI_FAIL_STATUS, p->x->idempotent, p->retries_used, now,
       p->x->deadline_ns, ki_retry_rand(&e->rng), after > 0 ? after : 0, &delay);
-  p->wait.fn = on_backoff_done;
-  if (v != KI_RETRY_AFTER)
-    return false;
-  if (!ki_retry_budget_withdraw(&e->budget, now)) {
-    budget_exhausted(p);
-    return false;
-  }
-  if (ki_timer_arm(e, &p->wait, now + delay) != KINFER_OK)
-    return false;
-  p->retries_used++;
-  KI_STAT_ADD(e, retries, 1);
-  ki_xfer_set_state(p, KI_XS_BACKOFF);
-  ki_list_push(&e->backoff, &p->link);
-  return true;
+  return v == KI_RETRY_AFTER && schedule_retry(p, now, delay);
 }
 
 void ki_xfer_fail_lost(ki_xfer_priv *p, bool stale_idle, const char *msg) {
@@ -708,6 +697,15 @@ static void engine_shutdown(ki_engine *e) {
   }
 }
 
+/* The end of every turn: due timers, dispatch, one flush per connection,
+ * closed connections freed. */
+static void turn_end(ki_engine *e) {
+  timers_run(e);
+  run_kicks(e);
+  run_flushes(e);
+  bury_dead(e);
+}
+
 /* One turn of the loop: waits up to |timeout_ms| for events, handles them,
  * runs due timers, dispatches, flushes.  Returns true when the engine is
  * asked to stop. */
@@ -724,10 +722,7 @@ static bool loop_turn(ki_engine *e, int timeout_ms) {
     if (c->state != KI_CS_CLOSED)
       ki_conn_on_events(c, evs[i].events);
   }
-  timers_run(e);
-  run_kicks(e);
-  run_flushes(e);
-  bury_dead(e);
+  turn_end(e);
   return stop;
 }
 
@@ -784,9 +779,7 @@ int ki_engine_run(ki_engine *e, ki_xfer *x) {
   mute_io_thread(e, true);
   ki_xfer_set_state(p, KI_XS_SUBMITTED);
   start_submitted(e, p);
-  run_kicks(e);
-  run_flushes(e);
-  bury_dead(e);
+  turn_end(e);
   /* x->priv is cleared when x completes (before done() runs). */
   bool stop = false;
   while (x->priv && !stop)
