@@ -27,7 +27,6 @@ typedef struct h2 {
   unsigned served_at_goaway; /* streams this connection completed before */
   bool fallen_back;
   bool got_any;        /* the peer has sent something */
-  bool got_settings;   /* the peer's SETTINGS (not an ACK) arrived */
 } h2;
 
 static h2 *H(const ki_conn *c) { return c->proto; }
@@ -120,7 +119,7 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame,
     break;
   case NGHTTP2_SETTINGS:
     if (!(frame->hd.flags & NGHTTP2_FLAG_ACK))
-      h->got_settings = c->settled = c->o->h2_seen = true;
+      c->settled = c->o->h2_seen = true;
     ki_pool_kick(c->o); /* the stream limit may have changed */
     break;
   case NGHTTP2_HEADERS:
@@ -349,7 +348,7 @@ static bool h2_can_take(const ki_conn *c) {
   /* Until the server's SETTINGS say how many streams it takes, one: more
    * could exceed a small limit and be refused.  They arrive within the
    * first round trip, and the waiting requests go then. */
-  uint32_t lim = h->got_settings
+  uint32_t lim = c->settled
                      ? nghttp2_session_get_remote_settings(
                            h->s, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS)
                      : 1;
